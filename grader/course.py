@@ -1,0 +1,98 @@
+"""The course on disk: where source/, release/, solutions/ and the gradebook are, and its settings.
+
+The course root is the folder holding nbgrader_config.py; settings come from that file
+(traitlets config, the same file nbgrader reads), with the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Limits on the learner process (`c.Sandbox.*` in nbgrader_config.py)."""
+
+    time_per_test: float = 30.0  # seconds of wall time for one test cell's learner calls
+    time_to_load: float = 60.0  # seconds to import and define the learner's answer
+    memory_mb: int = 4096  # address space of the learner process
+    processes: int = 64  # processes and threads the learner may run
+    output_mb: int = 64  # largest file the learner may write
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> "Course":
+        """The course containing `start` (default: the working directory), or GRADER_COURSE_ROOT."""
+        if os.environ.get("GRADER_COURSE_ROOT"):
+            root = Path(os.environ["GRADER_COURSE_ROOT"]).resolve()
+            if not (root / CONFIG_FILE).is_file():
+                raise LookupError(f"GRADER_COURSE_ROOT={root} has no {CONFIG_FILE}")
+            return cls(root)
+        here = (start or Path.cwd()).resolve()
+        for folder in [here, *here.parents]:
+            if (folder / CONFIG_FILE).is_file() and (folder / "source").is_dir():
+                return cls(folder)
+        raise LookupError(f"no course found at or above {here}: run this inside the course folder (where {CONFIG_FILE} is)")
+
+    @property
+    def source(self) -> Path:
+        return self.root / "source"
+
+    @property
+    def release(self) -> Path:
+        return self.root / "release"
+
+    @property
+    def solutions(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def submitted(self) -> Path:
+        return self.root / "submitted"
+
+    @property
+    def autograded(self) -> Path:
+        return self.root / "autograded"
+
+    def source_notebook(self, assignment: str) -> Path:
+        if not (self.source / assignment).is_dir():
+            raise LookupError(f"no assignment '{assignment}' in {self.source} (see `grader list`)")
+        from grader.answer_extraction import source_path_of
+
+        return source_path_of(self.source, assignment)
+
+    def release_notebook(self, assignment: str) -> Path:
+        return self.release / assignment / self.source_notebook(assignment).name
+
+    def solution_notebook(self, assignment: str) -> Path:
+        return self.solutions / assignment / self.source_notebook(assignment).name
+
+    def assignments(self) -> list[str]:
+        """Assignments written so far: folders of source/ holding a notebook."""
+        return sorted(p.parent.name for p in self.source.glob("*/*.ipynb"))
+
+    @cached_property
+    def config(self):
+        from traitlets.config.loader import PyFileConfigLoader
+
+        return PyFileConfigLoader(CONFIG_FILE, path=str(self.root)).load_config()
+
+    @property
+    def db_url(self) -> str:
+        url = self.config.get("CourseDirectory", {}).get("db_url")
+        return url or f"sqlite:///{self.root / 'gradebook.db'}"
+
+    @property
+    def limits(self) -> SandboxLimits:
+        section = self.config.get("Sandbox", {})
+        known = SandboxLimits.__dataclass_fields__
+        return SandboxLimits(**{k: v for k, v in section.items() if k in known})

@@ -1,0 +1,147 @@
+"""The judge: runs every test cell of source/, hidden parts included, and decides each verdict.
+
+The judge process never runs learner code. Test cells run here, against the learner's answer in
+the sandboxed learner process (through grader.testing's seam) and against the trusted reference
+from source/. A failure becomes a category and a message for the learner; a crash, timeout or
+out-of-memory in the learner process is that test's result, and the remaining tests still run.
+"""
+
+from __future__ import annotations
+
+import linecache
+import time
+from pathlib import Path
+
+from grader import testing
+from grader.answer_extraction import Cell, TestCell, learner_cells, reference_cells, setup_cells, test_cells
+from grader.course import Course, SandboxLimits
+from grader.expect import Failure
+from grader.learner_connection import LearnerCrashed, LearnerProcess, LearnerTimeout
+from grader.notebook_reading import NotGradable, read_notebook
+from grader.results import CheckReport, TestResult
+from grader.testing import LearnerError
+
+_trusted_namespaces: dict[tuple, dict] = {}
+
+
+def check(course: Course, assignment: str, notebook: Path, learner: str = "", limits: SandboxLimits | None = None) -> CheckReport:
+    """Judge `notebook` as an answer to `assignment`."""
+    started = time.monotonic()
+    source = course.source_notebook(assignment)
+    tests = test_cells(source)
+    report = CheckReport(assignment=assignment, learner=learner, notebook=str(notebook))
+    try:
+        answer = learner_cells(source, read_notebook(notebook))
+    except NotGradable as error:
+        report.not_gradable = str(error)
+        report.results = [_result(t, "failed", "not gradable", str(error)) for t in tests]
+        report.seconds = time.monotonic() - started
+        return report
+    runnable = [t for t in tests if not t.gpu or _cuda_available()]
+    process = LearnerProcess(course.root, answer, limits or course.limits, course.release / assignment, len(runnable))
+    process.start()
+    judge = Judge(process, source, limits or course.limits)
+    testing.use_judge(judge)
+    try:
+        setup = _trusted(source, "setup", setup_cells)
+        for test in tests:
+            if test in runnable:
+                report.results.append(judge.run(test, setup))
+            else:
+                report.results.append(_result(test, "not run", "needs a GPU", "needs a GPU: not run on this machine (no CUDA)"))
+    finally:
+        testing.use_judge(None)
+        report.protections = process.protections
+        report.load_problems = {k: _describe_problem(v) for k, v in process.load_problems.items()}
+        process.stop()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+class Judge:
+    """What grader.testing calls in judged mode."""
+
+    def __init__(self, process: LearnerProcess, source: Path, limits: SandboxLimits):
+        self.process, self.source, self.limits = process, source, limits
+        self.deadline = 0.0
+
+    def call_learner(self, name, args, kwargs):
+        return self.process.call(name, args, kwargs, self.deadline)
+
+    def run_scenario(self, source, name, args, kwargs):
+        return self.process.run_scenario(source, name, args, kwargs, self.deadline)
+
+    def reference_namespace(self) -> dict:
+        return _trusted(self.source, "reference", reference_cells)
+
+    def run(self, test: TestCell, setup: dict) -> TestResult:
+        try:
+            self.process.ensure_loaded()
+        except (LearnerTimeout, LearnerCrashed) as error:
+            return _result(test, "failed", error.category, str(error))
+        self.deadline = time.monotonic() + self.limits.time_per_test
+        filename = f"<test {test.name}>"
+        linecache.cache[filename] = (len(test.code), None, test.code.splitlines(True), filename)
+        scope = dict(setup)
+        try:
+            exec(compile(test.code, filename, "exec"), scope)
+        except Failure as failure:
+            if failure.category == "needs a GPU":
+                return _result(test, "not run", failure.category, failure.message)
+            return _result(test, "failed", failure.category, failure.message)
+        except LearnerError as error:
+            return _result(test, "failed", error.category, self._explain(error), error.traceback_lines)
+        except (LearnerTimeout, LearnerCrashed) as error:
+            return _result(test, "failed", error.category, str(error))
+        except AssertionError as error:
+            return _result(test, "failed", "wrong value", str(error) or "the property does not hold")
+        except Exception as error:  # noqa: BLE001 - the test could not use what the learner returned
+            return _result(test, "failed", "unusable result", f"the test could not use your result: {type(error).__name__}: {str(error)[:300]}")
+        finally:
+            linecache.cache.pop(filename, None)
+        result = _result(test, "passed")
+        result.points = test.points
+        return result
+
+    def _explain(self, error: LearnerError) -> str:
+        if error.category == "not implemented":
+            return "not implemented yet: the function still raises NotImplementedError"
+        text = f"your code raised {error.type_name}: {error.message}"
+        if error.type_name == "NameError":
+            for cell, problem in self.process.load_problems.items():
+                text += f" (cell '{cell}' failed when it was run: {_describe_problem(problem)})"
+        return text
+
+
+def _result(test: TestCell, status: str, category: str = "", message: str = "", traceback: list[str] | None = None) -> TestResult:
+    return TestResult(
+        name=test.name, words=test.words, max_points=test.points, hidden=test.hidden, gpu=test.gpu,
+        status=status, category=category, message=message, traceback=list(traceback or []),
+    )
+
+
+def _describe_problem(problem: dict) -> str:
+    types = problem.get("types") or ["Exception"]
+    return f"{types[0]}: {problem.get('message', '')}"
+
+
+def _trusted(source: Path, kind: str, cells_of) -> dict:
+    """Setup or reference namespace from source/, executed once per source version."""
+    key = (source, source.stat().st_mtime, kind)
+    if key not in _trusted_namespaces:
+        namespace: dict = {"__name__": f"__{kind}__"}
+        for cell in cells_of(source):
+            exec(compile(cell.code, f"<{kind} {cell.name}>", "exec"), namespace)
+        _trusted_namespaces[key] = namespace
+    return _trusted_namespaces[key]
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+__all__ = ["check", "Judge", "Cell"]

@@ -1,0 +1,241 @@
+"""The learner process's confinement: what it may read, write, start and reach.
+
+The judge `plan`s a sandbox (paths, limits, a process group of its own); the learner process
+calls `confine` on itself before it reads a line of learner code. Each protection is used
+where this machine offers it and reported either way, so a report says which were on:
+
+- files: Landlock lets it read the Python installation and system libraries and write only its
+  temporary working directory; source/, solutions/, the gradebook and other learners' work are
+  out of reach. Landlock also blocks ptrace and signals to processes outside the sandbox.
+- network: a new network namespace (as root, or through an unprivileged user namespace),
+  else Landlock's TCP rules.
+- processes: a pids cgroup (as root), else RLIMIT_NPROC (for an ordinary user).
+- memory, CPU time, file size: rlimits. Capabilities are dropped when running as root.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import sys
+import sysconfig
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from grader.course import SandboxLimits
+
+CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+SYSTEM_READABLE = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/opt", "/run/nvidia-persistenced"]
+CGROUP_ROOTS = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+
+
+@dataclass
+class Plan:
+    """What the judge hands to the learner process (as JSON on its command line)."""
+
+    workdir: str
+    read: list[str]
+    write: list[str]
+    memory_mb: int
+    processes: int
+    cpu_seconds: int
+    output_mb: int
+    cgroup: str | None = None
+    protections: dict = field(default_factory=dict)
+
+
+def readable_paths(course_root: Path) -> list[str]:
+    """The Python installation and this package, never the course itself."""
+    import grader
+
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(grader.__file__).parent)}
+    candidates.update(p for p in sys.path if p and os.path.isdir(p))
+    candidates.update(v for k, v in sysconfig.get_paths().items() if os.path.isdir(v))
+    course = course_root.resolve()
+    safe = []
+    for path in sorted(candidates):
+        resolved = Path(path).resolve()
+        if resolved == course or resolved in course.parents:
+            continue  # would expose the course (a source checkout on sys.path)
+        if course in resolved.parents and resolved != Path(grader.__file__).parent.resolve():
+            continue
+        safe.append(str(resolved))
+    return safe + [p for p in SYSTEM_READABLE if os.path.exists(p)]
+
+
+def plan(course_root: Path, limits: SandboxLimits, files_from: Path | None, tests: int) -> Plan:
+    """A fresh working directory (a copy of the release files only) and the limits to apply."""
+    workdir = Path(tempfile.mkdtemp(prefix="grader-learner-"))
+    if files_from is not None and files_from.is_dir():
+        for item in files_from.iterdir():
+            if item.name.startswith("."):
+                continue
+            target = workdir / item.name
+            (shutil.copytree if item.is_dir() else shutil.copy2)(item, target)
+    cpu = int(limits.time_to_load + limits.time_per_test * max(tests, 1) + 30)
+    return Plan(
+        workdir=str(workdir),
+        read=readable_paths(course_root) + [str(workdir)],
+        write=[str(workdir), "/dev"],
+        memory_mb=limits.memory_mb,
+        processes=limits.processes,
+        cpu_seconds=cpu,
+        output_mb=limits.output_mb,
+        cgroup=_make_cgroup(limits.processes),
+    )
+
+
+def _make_cgroup(processes: int) -> str | None:
+    """A pids cgroup of its own (root only): caps the process count and kills them all at the end."""
+    if os.geteuid() != 0:
+        return None
+    for root in CGROUP_ROOTS:
+        if not os.path.isfile(os.path.join(root, "cgroup.procs")):
+            continue
+        try:
+            path = tempfile.mkdtemp(prefix="grader-", dir=root)
+            with open(os.path.join(path, "pids.max"), "w") as f:
+                f.write(str(processes))
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def release(plan_: Plan) -> None:
+    """Kill whatever the learner left running in its cgroup and remove its traces."""
+    if plan_.cgroup:
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in Path(plan_.cgroup, "cgroup.procs").read_text().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            import time
+
+            time.sleep(0.01)
+        try:
+            os.rmdir(plan_.cgroup)
+        except OSError:
+            pass
+    shutil.rmtree(plan_.workdir, ignore_errors=True)
+
+
+# --- inside the learner process ------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def confine(plan_: Plan) -> dict:
+    """Apply every protection this machine offers to the calling process; say which were on."""
+    on: dict[str, str] = {}
+    if plan_.cgroup:
+        try:
+            with open(os.path.join(plan_.cgroup, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+            on["processes"] = f"cgroup pids.max={plan_.processes}"
+        except OSError:
+            pass
+    _limit(resource.RLIMIT_AS, plan_.memory_mb << 20)
+    _limit(resource.RLIMIT_CPU, plan_.cpu_seconds)
+    _limit(resource.RLIMIT_FSIZE, plan_.output_mb << 20)
+    _limit(resource.RLIMIT_CORE, 0)
+    on["memory"] = f"{plan_.memory_mb} MiB address space"
+    on["cpu"] = f"{plan_.cpu_seconds} s"
+    if "processes" not in on and os.geteuid() != 0:
+        _limit(resource.RLIMIT_NPROC, _processes_of_this_user() + plan_.processes)
+        on["processes"] = f"RLIMIT_NPROC +{plan_.processes}"
+    network = _leave_network()
+    if network:
+        on["network"] = network
+    from grader import landlock
+
+    try:
+        abi = landlock.restrict(plan_.read, plan_.write)
+    except OSError as error:
+        abi = 0
+        on["files"] = f"unprotected ({error})"
+    if abi:
+        on["files"] = f"landlock ABI {abi}"
+        if "network" not in on and abi >= 4:
+            on["network"] = "landlock: no TCP"
+        if abi >= 6:
+            on["signals"] = "landlock scoped"
+    if os.geteuid() == 0 and _drop_capabilities():
+        on["privileges"] = "root without capabilities"
+    return on
+
+
+def _limit(which: int, value: int) -> None:
+    soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, value))
+
+
+def _processes_of_this_user() -> int:
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def _leave_network() -> str | None:
+    if os.geteuid() == 0:
+        if _libc.unshare(CLONE_NEWNET) == 0:
+            return "network namespace (no interfaces)"
+        return None
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return None
+    try:
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    except OSError:
+        pass
+    return "user + network namespace (no interfaces)"
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_capabilities() -> bool:
+    PR_CAPBSET_DROP = 24
+    for cap in range(64):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header = _CapHeader(0x20080522, 0)
+    data = (_CapData * 2)()
+    return _libc.capset(ctypes.byref(header), ctypes.byref(data)) == 0
+
+
+def plan_to_json(plan_: Plan) -> str:
+    import json
+
+    return json.dumps(asdict(plan_))
+
+
+def plan_from_json(text: str) -> Plan:
+    import json
+
+    return Plan(**json.loads(text))

@@ -1,0 +1,43 @@
+"""nbgrader and grader settings for this course (a traitlets config file, read by both)."""
+
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - provided by traitlets when this file is loaded
+
+course_root = Path(__file__).resolve().parent
+
+c.CourseDirectory.course_id = "llm-course"
+c.CourseDirectory.root = str(course_root)
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.solution_directory = "solutions"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = f"sqlite:///{course_root / 'gradebook.db'}"
+# The text twins (<id>.py, jupytext percent format) are the authored form of each notebook;
+# they must never be copied into release/.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
+
+# The exchange lives inside the course, so the JupyterLab extension finds released assignments.
+c.Exchange.root = str(course_root / "exchange")
+c.Exchange.path_includes_course = True
+
+# Plain nbgrader (validate / autograde) runs test cells in a kernel: give each cell a clear time
+# budget and use this environment's python, never a stray user-level kernelspec.
+os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
+c.Execute.timeout = 120
+c.Execute.kernel_name = "python3"
+c.ExecutePreprocessor.kernel_name = "python3"
+c.ClearSolutions.code_stub = {"python": "raise NotImplementedError()"}
+c.OverwriteCells.add_missing_cells = True
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+
+# The judged grader (grader check / grader autograde): limits on the learner process.
+c.Sandbox.time_per_test = 30.0
+c.Sandbox.time_to_load = 60.0
+c.Sandbox.memory_mb = 4096
+c.Sandbox.processes = 64
+c.Sandbox.output_mb = 64

@@ -1,0 +1,66 @@
+"""`grader check`: the verdict, the summary line, the exit code, JSON, and the gradebook record."""
+
+import json
+import sqlite3
+
+import pytest
+
+from grader.cli import main
+
+from conftest import WRITTEN
+
+
+@pytest.mark.cpu
+@pytest.mark.parametrize("assignment", WRITTEN)
+def test_untouched_release_scores_zero_with_a_list_of_what_to_do(course_copy, capsys, assignment):
+    assert main(["check", assignment, "--learner", "ada"]) == 1
+    out = capsys.readouterr().out
+    assert f"0/" in out and "visible 0/" in out and "hidden 0/" in out
+    assert "not implemented" in out
+
+
+@pytest.mark.cpu
+@pytest.mark.parametrize("assignment", WRITTEN)
+def test_solution_scores_full_points_and_exits_zero(course_copy, capsys, assignment):
+    solution = course_copy.solution_notebook(assignment)
+    assert main(["check", assignment, str(solution), "--learner", "ada", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["points"] == data["max_points"] > 0 and data["complete"]
+    for result in data["results"]:
+        assert {"name", "words", "points", "max_points", "status", "category", "message", "hidden", "gpu"} <= set(result)
+        assert result["status"] in ("passed", "not run")
+
+
+@pytest.mark.cpu
+def test_results_are_recorded_beside_nbgrader_grades(course_copy, capsys):
+    assignment = WRITTEN[0]
+    main(["check", assignment, "--learner", "ada"])
+    main(["check", assignment, str(course_copy.solution_notebook(assignment)), "--learner", "ada"])
+    capsys.readouterr()
+    db = sqlite3.connect(course_copy.root / "gradebook.db")
+    attempts = db.execute("select count(distinct attempt), sum(points), sum(max_points) from grader_test_results where learner='ada'").fetchone()
+    assert attempts[0] == 2 and 0 < attempts[1] < attempts[2]
+    nbgrader_scores = db.execute(
+        "select sum(grade.auto_score), sum(grade_cells.max_score) from grade join grade_cells on grade.cell_id = grade_cells.id"
+    ).fetchone()
+    assert nbgrader_scores[0] == nbgrader_scores[1] > 0  # the latest attempt, as nbgrader sees it
+
+
+@pytest.mark.cpu
+def test_not_gradable_notebook_is_reported_not_crashed(course_copy, tmp_path, capsys):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [')
+    assert main(["check", WRITTEN[0], str(broken), "--learner", "ada"]) == 1
+    assert "not gradable" in capsys.readouterr().out
+
+
+@pytest.mark.cpu
+def test_unknown_assignment_is_a_clear_error(course_copy, capsys):
+    assert main(["check", "99-nothing"]) == 2
+    assert "no assignment '99-nothing'" in capsys.readouterr().err
+
+
+@pytest.mark.cpu
+def test_bad_learner_name_is_refused(course_copy, capsys):
+    assert main(["check", WRITTEN[0], "--learner", "../../etc"]) == 2
+    assert "learner name" in capsys.readouterr().err
