@@ -17,10 +17,11 @@ from grader.plain_data import _torch
 class Failure(AssertionError):
     """A property that does not hold. `category` says how it failed, for reports."""
 
-    def __init__(self, message: str, category: str = "wrong value"):
+    def __init__(self, message: str, category: str = "wrong value", tolerance: tuple[float, float] | None = None):
         super().__init__(message)
         self.category = category
         self.message = message
+        self.tolerance = tolerance  # (atol, rtol) of the comparison that failed, if it was one
 
 
 def fail(message: str, category: str = "wrong value"):
@@ -119,7 +120,7 @@ def close(actual, desired, *, atol: float = 1e-8, rtol: float = 1e-6, what: str 
             f"{what} is off by up to {_fmt(worst_error)}{where}; {int(bad.sum())} of {bad.size} "
             f"entries exceed the tolerance atol={atol:g}, rtol={rtol:g}"
         )
-        fail(_with_hint(message, hint), "tolerance")
+        raise Failure(_with_hint(message, hint), "tolerance", tolerance=(atol, rtol))
 
 
 def _numeric_sequence(value) -> bool:

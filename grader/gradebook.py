@@ -37,6 +37,7 @@ test_results = Table(
     Column("gpu", Boolean, nullable=False),
     Column("category", String(64), nullable=False),
     Column("message", Text, nullable=False),
+    Column("misconception", String(128), nullable=False, default=""),  # known-wrong id, or ""
 )
 
 
@@ -81,7 +82,7 @@ def _record(course, report, source, notebook, Gradebook, MissingEntry) -> None:
             grades[result.name].auto_score = result.points
         submission.timestamp = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         gradebook.db.commit()
-        metadata.create_all(gradebook.engine)
+        ensure_schema(gradebook.engine)
         attempt = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         with gradebook.engine.begin() as connection:
             connection.execute(
@@ -91,11 +92,24 @@ def _record(course, report, source, notebook, Gradebook, MissingEntry) -> None:
                         learner=report.learner, assignment=report.assignment, attempt=attempt, test=r.name,
                         words=r.words, status="not gradable" if report.not_gradable else r.status,
                         points=r.points, max_points=r.max_points, hidden=r.hidden, gpu=r.gpu,
-                        category=r.category, message=r.message,
+                        category=r.category, message=r.message, misconception=r.misconception_id,
                     )
                     for r in report.results
                 ],
             )
+
+
+def ensure_schema(engine) -> None:
+    """Create the grader's table, and add columns that a gradebook from an older grader lacks."""
+    from sqlalchemy import inspect, text
+
+    metadata.create_all(engine)
+    present = {c["name"] for c in inspect(engine).get_columns(test_results.name)}
+    with engine.begin() as connection:
+        for column in test_results.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=engine.dialect)
+                connection.execute(text(f"ALTER TABLE {test_results.name} ADD COLUMN {column.name} {kind} NOT NULL DEFAULT ''"))
 
 
 def _course_id(course: Course) -> str:

@@ -17,6 +17,7 @@ from grader.answer_extraction import Cell, TestCell, learner_cells, reference_ce
 from grader.course import Course, SandboxLimits
 from grader.expect import Failure
 from grader.learner_connection import LearnerCrashed, LearnerProcess, LearnerTimeout
+from grader.misconception import Call, Diagnoser
 from grader.notebook_reading import NotGradable, read_notebook
 from grader.results import CheckReport, TestResult
 from grader.testing import LearnerError
@@ -24,8 +25,8 @@ from grader.testing import LearnerError
 _trusted_namespaces: dict[tuple, dict] = {}
 
 
-def check(course: Course, assignment: str, notebook: Path, learner: str = "", limits: SandboxLimits | None = None) -> CheckReport:
-    """Judge `notebook` as an answer to `assignment`."""
+def check(course: Course, assignment: str, notebook: Path, learner: str = "", limits: SandboxLimits | None = None, diagnose: bool = True) -> CheckReport:
+    """Judge `notebook` as an answer to `assignment`; name known mistakes behind failures if `diagnose`."""
     started = time.monotonic()
     source = course.source_notebook(assignment)
     tests = test_cells(source)
@@ -40,7 +41,9 @@ def check(course: Course, assignment: str, notebook: Path, learner: str = "", li
     runnable = [t for t in tests if not t.gpu or _cuda_available()]
     process = LearnerProcess(course.root, answer, limits or course.limits, course.release / assignment, len(runnable))
     process.start()
-    judge = Judge(process, source, limits or course.limits)
+    _import_what_tests_use(tests)  # overlaps with the learner process defining the answer
+    judge = Judge(process, source, limits or course.limits, course.root, assignment)
+    judge.diagnosing = diagnose
     testing.use_judge(judge)
     try:
         setup = _trusted(source, "setup", setup_cells)
@@ -58,23 +61,51 @@ def check(course: Course, assignment: str, notebook: Path, learner: str = "", li
     return report
 
 
+# Failures a known mistake cannot explain: nothing usable came back from the learner.
+UNDIAGNOSABLE = {"not implemented", "timeout", "crashed", "memory", "not defined", "not plain data", "exception"}
+
+
 class Judge:
     """What grader.testing calls in judged mode."""
 
-    def __init__(self, process: LearnerProcess, source: Path, limits: SandboxLimits):
+    def __init__(self, process: LearnerProcess, source: Path, limits: SandboxLimits, course_root: Path, assignment: str):
         self.process, self.source, self.limits = process, source, limits
+        self.course_root, self.assignment = course_root, assignment
         self.deadline = 0.0
+        self.calls: list[Call] = []
+        self.diagnosing = True
+        self.tolerance: tuple[float, float] | None = None
+        self._diagnoser: Diagnoser | None = None
 
     def call_learner(self, name, args, kwargs):
-        return self.process.call(name, args, kwargs, self.deadline)
+        result = self.process.call(name, args, kwargs, self.deadline)
+        self.calls.append(Call("call", name, args, kwargs, result))
+        return result
 
     def run_scenario(self, source, name, args, kwargs):
-        return self.process.run_scenario(source, name, args, kwargs, self.deadline)
+        result = self.process.run_scenario(source, name, args, kwargs, self.deadline)
+        self.calls.append(Call("scenario", name, args, kwargs, result, source))
+        return result
+
+    def diagnose(self, result: TestResult, tolerance: tuple[float, float] | None = None) -> TestResult:
+        """Name the classic mistake behind a failure, when the learner's outputs match exactly one."""
+        if not self.diagnosing or result.status != "failed" or result.category in UNDIAGNOSABLE or not self.calls:
+            return result
+        if self._diagnoser is None:
+            self._diagnoser = Diagnoser(self.course_root, self.assignment, reference_cells(self.source), self.reference_namespace())
+        found = self._diagnoser.diagnose(self.calls, tolerance)
+        if found is not None:
+            result.misconception, result.misconception_id = found.text, found.id
+        return result
 
     def reference_namespace(self) -> dict:
         return _trusted(self.source, "reference", reference_cells)
 
     def run(self, test: TestCell, setup: dict) -> TestResult:
+        self.calls, self.tolerance = [], None
+        return self.diagnose(self._run(test, setup), self.tolerance)
+
+    def _run(self, test: TestCell, setup: dict) -> TestResult:
         try:
             self.process.ensure_loaded()
         except (LearnerTimeout, LearnerCrashed) as error:
@@ -88,6 +119,7 @@ class Judge:
         except Failure as failure:
             if failure.category == "needs a GPU":
                 return _result(test, "not run", failure.category, failure.message)
+            self.tolerance = failure.tolerance
             return _result(test, "failed", failure.category, failure.message)
         except LearnerError as error:
             return _result(test, "failed", error.category, self._explain(error), error.traceback_lines)
@@ -131,9 +163,35 @@ def _trusted(source: Path, kind: str, cells_of) -> dict:
     if key not in _trusted_namespaces:
         namespace: dict = {"__name__": f"__{kind}__"}
         for cell in cells_of(source):
-            exec(compile(cell.code, f"<{kind} {cell.name}>", "exec"), namespace)
+            filename = f"<{kind} {cell.name}>"
+            # scenarios defined in setup cells are shipped by source: keep it findable
+            linecache.cache[filename] = (len(cell.code), None, cell.code.splitlines(True), filename)
+            exec(compile(cell.code, filename, "exec"), namespace)
         _trusted_namespaces[key] = namespace
     return _trusted_namespaces[key]
+
+
+def _import_what_tests_use(tests: list[TestCell]) -> None:
+    """Import the modules the test cells import (torch, scipy, ...) before the first test needs them."""
+    import ast
+    import importlib
+
+    names = set()
+    for test in tests:
+        try:
+            tree = ast.parse(test.code)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+    for name in sorted(names):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the test itself will report a missing module
+            pass
 
 
 def _cuda_available() -> bool:

@@ -2,7 +2,7 @@
 
 Each assignment is authored as a jupytext text twin, `source/<id>/<id>.py` (percent format,
 nbgrader metadata in the cell headers). `sync_notebook` writes the nbgrader source notebook
-`source/<id>/<id>.ipynb` from it; nbgrader's GenerateAssignment and GenerateSolution then write
+`source/<id>/<id>.ipynb` from it, ending with the check cell (grader.notebook_check); nbgrader's GenerateAssignment and GenerateSolution then write
 release/ and solutions/. Nothing under release/ or solutions/ is edited by hand.
 """
 
@@ -18,6 +18,7 @@ import jupytext
 import nbformat
 
 from grader.course import Course
+from grader.notebook_check import check_cell
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
@@ -35,6 +36,8 @@ def notebook_from_text(text_path: Path):
         if "id" in cell:
             del cell["id"]
     notebook.nbformat, notebook.nbformat_minor = 4, 4
+    assignment = text_path.parent.name
+    notebook.cells.append(nbformat.from_dict(check_cell(assignment)))
     return notebook
 
 

@@ -59,6 +59,8 @@ def _advice(result: TestResult) -> str:
     from rich.markup import escape
 
     text = escape(f"[{result.category}] {result.message}" if result.category else result.message)
+    if result.misconception:
+        text += f"\n[bold]likely mistake:[/] {escape(result.misconception)}"
     if result.traceback:
         text += "\n" + "\n".join(f"  [dim]{escape(line)}[/]" for line in result.traceback[-3:])
     return text

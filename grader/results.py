@@ -17,6 +17,8 @@ class TestResult:
     category: str = ""  # how it failed: shape, dtype, tolerance, exception, timeout, memory, ...
     message: str = ""  # what to fix; never hidden source or expected values
     traceback: list[str] = field(default_factory=list)  # the learner's own lines only
+    misconception: str = ""  # the classic mistake the learner's outputs match, in words, with the fix
+    misconception_id: str = ""  # which known-wrong implementation that is
 
 
 @dataclass

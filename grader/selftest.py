@@ -131,20 +131,27 @@ def _differences(expected: Path, actual: Path, label: str) -> list[str]:
 
 
 def hidden_lines(source_notebook: Path) -> list[str]:
-    """Every meaningful line of every hidden block in the source notebook."""
-    from grader.answer_extraction import test_cells
+    """Every meaningful line of a hidden block that appears nowhere else in the source notebook.
 
-    lines = []
-    for test in test_cells(source_notebook):
+    A line that also stands in a visible test, a demo or a solution (`with torch.no_grad():`) is
+    no secret, so only lines unique to hidden blocks count.
+    """
+    from grader.answer_extraction import read_source
+
+    hidden, public = [], set()
+    for cell in read_source(source_notebook)["cells"]:
         inside = False
-        for line in test.code.splitlines():
+        for line in cell["source"].splitlines():
             if HIDDEN_BEGIN in line:
                 inside = True
             elif HIDDEN_END in line:
                 inside = False
-            elif inside and len(line.strip()) >= 12 and not line.strip().startswith("#"):
-                lines.append(line.strip())
-    return lines
+            elif inside:
+                if len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                    hidden.append(line.strip())
+            else:
+                public.add(line.strip())
+    return [line for line in hidden if line not in public]
 
 
 def check_no_hidden_text(course, assignment):

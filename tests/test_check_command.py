@@ -64,3 +64,41 @@ def test_unknown_assignment_is_a_clear_error(course_copy, capsys):
 def test_bad_learner_name_is_refused(course_copy, capsys):
     assert main(["check", WRITTEN[0], "--learner", "../../etc"]) == 2
     assert "learner name" in capsys.readouterr().err
+
+
+@pytest.mark.cpu
+@pytest.mark.parametrize("assignment", WRITTEN)
+def test_feedback_never_shows_hidden_test_source(course_copy, tmp_path, assignment):
+    """Reports on the stub and on every known-wrong implementation carry no line of a hidden test."""
+    from grader.judge import check
+    from grader.report import to_json
+    from grader.selftest import hidden_lines, known_wrong, with_code_appended
+
+    secrets = hidden_lines(course_copy.source_notebook(assignment))
+    assert secrets, "the assignment has no hidden tests"
+    reports = [check(course_copy, assignment, course_copy.release_notebook(assignment))]
+    for wrong in known_wrong(course_copy, assignment):
+        path = tmp_path / f"{wrong.stem}.ipynb"
+        path.write_text(json.dumps(with_code_appended(course_copy.solution_notebook(assignment), wrong.read_text())))
+        reports.append(check(course_copy, assignment, path))
+    for report in reports:
+        text = to_json(report)
+        leaked = [line for line in secrets if line in text]
+        assert not leaked, f"{report.notebook} feedback shows hidden test lines: {leaked[:3]}"
+
+
+@pytest.mark.cpu
+def test_gradebook_from_an_older_grader_is_upgraded(course_copy, capsys):
+    """A grader_test_results table without later columns gains them instead of failing."""
+    db = sqlite3.connect(course_copy.root / "gradebook.db")
+    db.execute(
+        "create table grader_test_results (id integer primary key, learner varchar, assignment varchar, attempt datetime,"
+        " test varchar, words text, status varchar, points float, max_points float, hidden boolean, gpu boolean,"
+        " category varchar, message text)"
+    )
+    db.commit()
+    assert main(["check", WRITTEN[0], "--learner", "ada"]) == 1
+    assert "could not record" not in capsys.readouterr().err
+    columns = [row[1] for row in db.execute("pragma table_info(grader_test_results)")]
+    assert "misconception" in columns
+    assert db.execute("select count(*) from grader_test_results").fetchone()[0] > 0

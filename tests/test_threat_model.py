@@ -130,6 +130,16 @@ ATTACKS = {
 }
 
 
+# How the failures of some attacks must be reported, so a learner knows what happened.
+EXPECTED_CATEGORY = {
+    "infinite-loop-swallowing-interrupts": {"timeout"},
+    "memory-bomb": {"memory", "crashed"},
+    "fork-bomb": {"timeout"},
+    "always-equal-object": {"not plain data"},
+    "exit-and-signals": {"crashed", "exception"},
+}
+
+
 @pytest.fixture(scope="module")
 def witness():
     """Everything under the course except autograded/ and the gradebook, to prove nothing changed."""
@@ -157,6 +167,9 @@ def test_attack_scores_zero(tmp_path, witness, assignment, attack):
     report = judge(tmp_path, assignment, notebook_with(assignment, replace_all(assignment, body, prelude)))
     assert report.points == 0, f"{attack} earned {report.points} points: {report.summary()}"
     assert all(r.status != "passed" for r in report.results)
+    if attack in EXPECTED_CATEGORY:
+        categories = {r.category for r in report.results}
+        assert categories <= EXPECTED_CATEGORY[attack] | {"needs a GPU"}, f"{attack} reported as {categories}"
     assert witness() == before, f"{attack} changed files in the course"
     assert (gradebook.read_bytes() if gradebook.exists() else None) == gradebook_before, f"{attack} changed the gradebook"
     assert not (COURSE.root / "PWNED").exists()

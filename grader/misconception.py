@@ -1,0 +1,130 @@
+"""Naming the learner's misconception: which classic mistake makes their output what it is.
+
+Each assignment keeps known-wrong implementations of its classic bugs in
+tests/known_wrong/<id>/<mistake>.py, each opening with a docstring that names the mistake and
+its fix. When a test fails, the judge replays the learner calls that test made (same function,
+same inputs) against the reference with each known-wrong file applied on top. A mistake is
+named when the learner's outputs match that implementation on every call and do not all match
+the reference. All of this happens in the judge: known-wrong code is the course's own code, and
+nothing about the inputs or the expected values reaches the learner.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from grader import expect
+from grader.expect import Failure
+
+MATCH_ATOL, MATCH_RTOL = 1e-7, 1e-5
+
+
+@dataclass(frozen=True)
+class Misconception:
+    id: str  # the known-wrong file's stem
+    text: str  # the docstring: what is wrong, in plain words, and the fix
+
+
+@dataclass
+class Call:
+    """One learner call a test made, with what the learner returned."""
+
+    kind: str  # "call" or "scenario"
+    name: str
+    args: tuple
+    kwargs: dict
+    result: object
+    source: str = ""  # a scenario's source
+
+
+def known_wrong_files(course_root: Path, assignment: str) -> list[Path]:
+    return sorted((course_root / "tests" / "known_wrong" / assignment).glob("*.py"))
+
+
+@lru_cache(maxsize=256)
+def _load(path: Path, mtime: float) -> tuple[Misconception, str]:
+    code = path.read_text()
+    text = ast.get_docstring(ast.parse(code)) or path.stem.replace("_", " ")
+    return Misconception(path.stem, " ".join(text.split())), code
+
+
+def load(path: Path) -> tuple[Misconception, str]:
+    return _load(path, path.stat().st_mtime)
+
+
+class Diagnoser:
+    """Replays failing tests' calls against every known-wrong implementation of an assignment."""
+
+    def __init__(self, course_root: Path, assignment: str, reference_cells: list, reference: dict):
+        self.files = known_wrong_files(course_root, assignment)
+        self.reference_cells, self.reference = reference_cells, reference
+        self._namespaces: dict[Path, dict] = {}
+
+    def _namespace(self, path: Path) -> dict:
+        """The reference with the mistake applied, as one namespace (as if appended to the notebook)."""
+        if path not in self._namespaces:
+            _, code = load(path)
+            namespace: dict = {"__name__": f"__known_wrong_{path.stem}__"}
+            for cell in self.reference_cells:
+                exec(compile(cell.code, f"<reference {cell.name}>", "exec"), namespace)
+            exec(compile(code, f"<known wrong {path.stem}>", "exec"), namespace)
+            self._namespaces[path] = namespace
+        return self._namespaces[path]
+
+    def diagnose(self, calls: list[Call], tolerance: tuple[float, float] | None = None) -> Misconception | None:
+        """The one known mistake the learner's outputs match, or None.
+
+        `tolerance` is the (atol, rtol) of the comparison that failed: the learner must differ
+        from the reference by more than that, and match the mistake within it (never tighter
+        than float noise between two ways of writing the same formula).
+        """
+        if not calls or not self.files:
+            return None
+        strict = tolerance or (MATCH_ATOL, MATCH_RTOL)
+        if all(_matches(call, self.reference, strict) for call in calls):
+            return None  # the learner agrees with the reference here: the failure is elsewhere
+        loose = (max(strict[0], MATCH_ATOL), max(strict[1], MATCH_RTOL))
+        found = [load(path)[0] for path in self.files if all(_matches(call, self._namespace(path), loose) for call in calls)]
+        return found[0] if len(found) == 1 else None
+
+
+def _replay(call: Call, namespace: dict):
+    from grader.testing import _NamespaceView, roundtrip
+
+    args, kwargs = copy.deepcopy(call.args), copy.deepcopy(call.kwargs)
+    if call.kind == "call":
+        return roundtrip(namespace[call.name](*args, **kwargs))
+    from grader.learner_process import _scenario_globals
+
+    scope = _scenario_globals()
+    exec(compile(call.source, "<test scenario>", "exec"), scope)
+    return roundtrip(scope[call.name](_NamespaceView(namespace), *args, **kwargs))
+
+
+def _matches(call: Call, namespace: dict, tolerance: tuple[float, float]) -> bool:
+    import warnings
+
+    import numpy as np
+
+    try:
+        # known-wrong code overflows on purpose; its warnings are not the learner's business
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            other = _replay(call, namespace)
+    except Exception:  # noqa: BLE001 - that implementation cannot even run on these inputs
+        return False
+    return _same(call.result, other, tolerance)
+
+
+def _same(a, b, tolerance: tuple[float, float]) -> bool:
+    try:
+        if isinstance(b, (str, bytes, bool, type(None))) or (isinstance(b, (list, tuple)) and b and all(isinstance(x, str) for x in b)):
+            return a == b
+        expect.close(a, b, atol=tolerance[0], rtol=tolerance[1])
+        return True
+    except (Failure, TypeError, ValueError):
+        return False
