@@ -14,7 +14,7 @@ import sys
 import warnings
 
 from sqlalchemy.exc import SAWarning
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text, insert
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, insert
 
 from grader.answer_extraction import read_source, is_solution, nbgrader_meta, test_cells
 from grader.course import Course
@@ -38,6 +38,7 @@ test_results = Table(
     Column("category", String(64), nullable=False),
     Column("message", Text, nullable=False),
     Column("misconception", String(128), nullable=False, default=""),  # known-wrong id, or ""
+    Index("ix_grader_test_results_attempts", "learner", "assignment", "attempt"),
 )
 
 
@@ -52,7 +53,11 @@ def quick_nbgrader_import() -> None:
 
 
 def record(course: Course, report: CheckReport) -> None:
-    """Store `report` for its learner: nbgrader grades (best kept by nbgrader) and test rows."""
+    """Store `report` for its learner: nbgrader's grades become this attempt's, and one row per test is added.
+
+    nbgrader keeps one grade per cell, the latest; every attempt stays in grader_test_results,
+    so best and latest are both known to `grader progress`.
+    """
     quick_nbgrader_import()
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -110,6 +115,8 @@ def ensure_schema(engine) -> None:
             if column.name not in present:
                 kind = column.type.compile(dialect=engine.dialect)
                 connection.execute(text(f"ALTER TABLE {test_results.name} ADD COLUMN {column.name} {kind} NOT NULL DEFAULT ''"))
+    for index in test_results.indexes:
+        index.create(engine, checkfirst=True)
 
 
 def _course_id(course: Course) -> str:
