@@ -36,7 +36,7 @@ c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
 # The judged grader (grader check / grader autograde): limits on the learner process.
-c.Sandbox.time_per_test = 30.0
+c.Sandbox.time_per_test = 15.0
 c.Sandbox.time_to_load = 60.0
 c.Sandbox.memory_mb = 4096
 c.Sandbox.processes = 64

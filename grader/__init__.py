@@ -18,7 +18,7 @@ A submission's way through the package, module by module:
 
 Around it: `cli` (the `grader` command), `course` and `roadmap` (where things are, the road),
 `workspace` (a learner's own copy), `release` (source/ to release/ and solutions/ via nbgrader),
-`autograde` and `autograde_worker` (a class, in parallel), `feedback` (pages and CSV for a
+`autograde` and `autograde_workers` (a class, in parallel), `feedback` (pages and CSV for a
 class), `progress`, `progress_gradebook`, `next_step`, `progress_report`, `progress_html` and
 `progress_figures` (how far along the road), `selftest` (the course self-test, a pytest plugin).
 """

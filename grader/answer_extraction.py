@@ -202,8 +202,26 @@ def _is_definition(node) -> bool:
     return False
 
 
-def has_hidden_text(text: str) -> bool:
-    return HIDDEN_BEGIN in text or HIDDEN_END in text
+def hidden_lines(source_notebook: Path) -> list[str]:
+    """Every meaningful line of a hidden block that appears nowhere else in the source notebook.
+
+    A line that also stands in a visible test, a demo or a solution (`with torch.no_grad():`) is
+    no secret, so only lines unique to hidden blocks count.
+    """
+    hidden, public = [], set()
+    for cell in read_source(source_notebook)["cells"]:
+        inside = False
+        for line in cell["source"].splitlines():
+            if HIDDEN_BEGIN in line:
+                inside = True
+            elif HIDDEN_END in line:
+                inside = False
+            elif inside:
+                if len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                    hidden.append(line.strip())
+            else:
+                public.add(line.strip())
+    return [line for line in hidden if line not in public]
 
 
 def source_path_of(course_source: Path, assignment: str) -> Path:

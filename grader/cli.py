@@ -3,6 +3,9 @@
     grader list                      the road: phases, assignments, what is written
     grader start ID                  copy an assignment to your own workspace
     grader check ID [NOTEBOOK]       judge a notebook: every test, visible and hidden
+    grader progress [--all]          how far along the road: one learner, or the class
+    grader autograde ID              grade every submission of a class, judged, in parallel
+    grader feedback ID / export      feedback pages for learners, the class CSV
     grader release [ID ...]          regenerate release/ and solutions/ from source/
 """
 
@@ -34,9 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("assignments", nargs="*", help="assignment ids (default: all written)")
     release.add_argument("--gradebook", action="store_true", help="also record the assignments in the course gradebook")
 
+    from grader import autograde, feedback, progress
+
+    for module in (progress, autograde, feedback):
+        module.register(commands)
+
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return args.func(args) if hasattr(args, "func") else COMMANDS[args.command](args)
     except (LookupError, ValueError) as error:
         print(f"grader {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ CONFIG_FILE = "nbgrader_config.py"
 class SandboxLimits:
     """Limits on the learner process (`c.Sandbox.*` in nbgrader_config.py)."""
 
-    time_per_test: float = 30.0  # seconds of wall time for one test cell's learner calls
+    time_per_test: float = 15.0  # seconds of wall time for one test cell's learner calls
     time_to_load: float = 60.0  # seconds to import and define the learner's answer
     memory_mb: int = 4096  # address space of the learner process
     processes: int = 64  # processes and threads the learner may run

@@ -123,8 +123,14 @@ def _course_id(course: Course) -> str:
     return course.config.get("CourseDirectory", {}).get("course_id", "default_course")
 
 
+_ensured: set[tuple] = set()  # (db_url, source, mtime): cells already stored by this process
+
+
 def _ensure_assignment(gradebook, source, assignment: str, notebook: str) -> None:
     """The assignment's cells in the gradebook, as nbgrader's generate_assignment would store them."""
+    key = (str(gradebook.engine.url), str(source), source.stat().st_mtime)
+    if key in _ensured:
+        return
     gradebook.update_or_create_assignment(assignment)
     gradebook.update_or_create_notebook(notebook, assignment)
     for test in test_cells(source):
@@ -132,3 +138,4 @@ def _ensure_assignment(gradebook, source, assignment: str, notebook: str) -> Non
     for cell in read_source(source)["cells"]:
         if is_solution(cell):
             gradebook.update_or_create_solution_cell(nbgrader_meta(cell)["grade_id"], notebook, assignment)
+    _ensured.add(key)

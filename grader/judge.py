@@ -138,6 +138,8 @@ class Judge:
     def _explain(self, error: LearnerError) -> str:
         if error.category == "not implemented":
             return "not implemented yet: the function still raises NotImplementedError"
+        if error.category == "not plain data":
+            return error.message
         text = f"your code raised {error.type_name}: {error.message}"
         if error.type_name == "NameError":
             for cell, problem in self.process.load_problems.items():

@@ -51,7 +51,9 @@ def main() -> None:
         try:
             channel.send(replies, reply)
         except NotPlainData as error:
-            channel.send(replies, {"error": describe(error)})
+            problem = describe(error)
+            problem["message"] = problem["message"].replace("value['ok']", "the value your function returned")
+            channel.send(replies, {"error": problem})
 
 
 def _load(namespace: dict, request) -> dict:

@@ -30,7 +30,8 @@ from grader.course import SandboxLimits
 
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
 SYSTEM_READABLE = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/opt", "/run/nvidia-persistenced"]
-CGROUP_ROOTS = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+CGROUP_V1_PIDS, CGROUP_V1_CPU, CGROUP_V2 = "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"
+CPU_PERIOD_US = 100_000
 
 
 @dataclass
@@ -44,7 +45,8 @@ class Plan:
     processes: int
     cpu_seconds: int
     output_mb: int
-    cgroup: str | None = None
+    cgroup: str | None = None  # the pids cgroup (cgroup v2: the one cgroup)
+    extra_cgroups: list[str] = field(default_factory=list)  # cgroup v1: the cpu cgroup
     protections: dict = field(default_factory=dict)
 
 
@@ -85,29 +87,48 @@ def plan(course_root: Path, limits: SandboxLimits, files_from: Path | None, test
         processes=limits.processes,
         cpu_seconds=cpu,
         output_mb=limits.output_mb,
-        cgroup=_make_cgroup(limits.processes),
+        **_make_cgroups(limits.processes),
     )
 
 
-def _make_cgroup(processes: int) -> str | None:
-    """A pids cgroup of its own (root only): caps the process count and kills them all at the end."""
+def _make_cgroups(processes: int) -> dict:
+    """Cgroups of its own (root only): at most `processes` processes sharing one CPU, all killed at the end.
+
+    The CPU share keeps a fork bomb or a spinning loop from slowing every other submission
+    being graded beside it.
+    """
     if os.geteuid() != 0:
+        return {}
+    settings = {"pids.max": str(processes), "cpu.max": f"{CPU_PERIOD_US} {CPU_PERIOD_US}"}
+    if os.path.isfile(os.path.join(CGROUP_V1_PIDS, "cgroup.procs")):
+        pids = _cgroup(CGROUP_V1_PIDS, {"pids.max": settings["pids.max"]})
+        cpu = _cgroup(CGROUP_V1_CPU, {"cpu.cfs_period_us": str(CPU_PERIOD_US), "cpu.cfs_quota_us": str(CPU_PERIOD_US)})
+        return {"cgroup": pids, "extra_cgroups": [cpu] if cpu else []}
+    if os.path.isfile(os.path.join(CGROUP_V2, "cgroup.controllers")):
+        return {"cgroup": _cgroup(CGROUP_V2, settings)}
+    return {}
+
+
+def _cgroup(root: str, settings: dict) -> str | None:
+    try:
+        path = tempfile.mkdtemp(prefix="grader-", dir=root)
+    except OSError:
         return None
-    for root in CGROUP_ROOTS:
-        if not os.path.isfile(os.path.join(root, "cgroup.procs")):
-            continue
+    for name, value in settings.items():
         try:
-            path = tempfile.mkdtemp(prefix="grader-", dir=root)
-            with open(os.path.join(path, "pids.max"), "w") as f:
-                f.write(str(processes))
-            return path
+            with open(os.path.join(path, name), "w") as f:
+                f.write(value)
         except OSError:
-            continue
-    return None
+            if name == "pids.max":
+                os.rmdir(path)
+                return None
+    return path
 
 
 def release(plan_: Plan) -> None:
     """Kill whatever the learner left running in its cgroup and remove its traces."""
+    for extra in plan_.extra_cgroups:
+        _remove_cgroup(extra)
     if plan_.cgroup:
         for _ in range(50):
             try:
@@ -124,11 +145,21 @@ def release(plan_: Plan) -> None:
             import time
 
             time.sleep(0.01)
-        try:
-            os.rmdir(plan_.cgroup)
-        except OSError:
-            pass
+        _remove_cgroup(plan_.cgroup)
     shutil.rmtree(plan_.workdir, ignore_errors=True)
+
+
+def _remove_cgroup(path: str) -> None:
+    import time
+
+    for _ in range(50):  # a cgroup is removable once its killed processes are reaped
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.01)
 
 
 # --- inside the learner process ------------------------------------------------------------
@@ -139,13 +170,18 @@ _libc = ctypes.CDLL(None, use_errno=True)
 def confine(plan_: Plan) -> dict:
     """Apply every protection this machine offers to the calling process; say which were on."""
     on: dict[str, str] = {}
-    if plan_.cgroup:
+    for group in [plan_.cgroup, *plan_.extra_cgroups]:
+        if not group:
+            continue
         try:
-            with open(os.path.join(plan_.cgroup, "cgroup.procs"), "w") as f:
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
                 f.write(str(os.getpid()))
-            on["processes"] = f"cgroup pids.max={plan_.processes}"
         except OSError:
-            pass
+            continue
+        if group == plan_.cgroup:
+            on["processes"] = f"cgroup pids.max={plan_.processes}"
+        if group in plan_.extra_cgroups or os.path.isfile(os.path.join(group, "cpu.max")):
+            on["cpu share"] = "one core (cgroup)"
     _limit(resource.RLIMIT_AS, plan_.memory_mb << 20)
     _limit(resource.RLIMIT_CPU, plan_.cpu_seconds)
     _limit(resource.RLIMIT_FSIZE, plan_.output_mb << 20)

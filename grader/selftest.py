@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.answer_extraction import HIDDEN_BEGIN, HIDDEN_END, is_solution
+from grader.answer_extraction import HIDDEN_BEGIN, HIDDEN_END, hidden_lines, is_solution
 
 
 def pytest_addoption(parser):
@@ -128,30 +128,6 @@ def _differences(expected: Path, actual: Path, label: str) -> list[str]:
     for name in comparison.common_dirs:
         problems += _differences(expected / name, actual / name, f"{label}/{name}")
     return problems
-
-
-def hidden_lines(source_notebook: Path) -> list[str]:
-    """Every meaningful line of a hidden block that appears nowhere else in the source notebook.
-
-    A line that also stands in a visible test, a demo or a solution (`with torch.no_grad():`) is
-    no secret, so only lines unique to hidden blocks count.
-    """
-    from grader.answer_extraction import read_source
-
-    hidden, public = [], set()
-    for cell in read_source(source_notebook)["cells"]:
-        inside = False
-        for line in cell["source"].splitlines():
-            if HIDDEN_BEGIN in line:
-                inside = True
-            elif HIDDEN_END in line:
-                inside = False
-            elif inside:
-                if len(line.strip()) >= 12 and not line.strip().startswith("#"):
-                    hidden.append(line.strip())
-            else:
-                public.add(line.strip())
-    return [line for line in hidden if line not in public]
 
 
 def check_no_hidden_text(course, assignment):

@@ -51,6 +51,8 @@ class LearnerError(Exception):
     def category(self) -> str:
         if "NotImplementedError" in self.type_names:
             return "not implemented"
+        if "NotPlainData" in self.type_names:
+            return "not plain data"
         if "MemoryError" in self.type_names:
             return "memory"
         return "exception"

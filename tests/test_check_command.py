@@ -72,7 +72,8 @@ def test_feedback_never_shows_hidden_test_source(course_copy, tmp_path, assignme
     """Reports on the stub and on every known-wrong implementation carry no line of a hidden test."""
     from grader.judge import check
     from grader.report import to_json
-    from grader.selftest import hidden_lines, known_wrong, with_code_appended
+    from grader.answer_extraction import hidden_lines
+    from grader.selftest import known_wrong, with_code_appended
 
     secrets = hidden_lines(course_copy.source_notebook(assignment))
     assert secrets, "the assignment has no hidden tests"

@@ -122,7 +122,7 @@ ATTACKS = {
         "",
         "while True:\n    try:\n        pass\n    except BaseException:\n        pass",
     ),
-    "memory-bomb": ("", "hog = []\nwhile True:\n    hog.append(bytearray(1 << 28))"),
+    "memory-bomb": ("import numpy as np\n", "hog = []\nwhile True:\n    hog.append(np.empty(1 << 27))"),
     "fork-bomb": (
         "import os\n",
         "while True:\n    try:\n        os.fork()\n    except BaseException:\n        pass",
@@ -135,7 +135,7 @@ EXPECTED_CATEGORY = {
     "infinite-loop-swallowing-interrupts": {"timeout"},
     "memory-bomb": {"memory", "crashed"},
     "fork-bomb": {"timeout"},
-    "always-equal-object": {"not plain data"},
+    "always-equal-object": {"not plain data", "exception"},  # "exception": a ValueError was expected instead
     "exit-and-signals": {"crashed", "exception"},
 }
 

@@ -129,6 +129,38 @@ class TorchStep:
         return self.param.detach().numpy().copy(), torch_state
 
 
+# Test helpers shared by the test cells below: a trajectory of any step function
+# (learner, reference or torch.optim through TorchStep) on a fixed problem.
+from grader.testing import scenario
+
+
+@scenario
+def trajectory(ns, step_name, hyper, problem, x0, n_steps, lrs=None, state=None):
+    """Run ns.<step_name> n_steps times on `problem`; return the path of params and the final state."""
+    step = getattr(ns, step_name)
+    params, state = np.array(x0, dtype=np.float64), dict(state or {})
+    path = [params]
+    for k in range(n_steps):
+        x = params
+        if problem["kind"] == "rosenbrock":
+            grads = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
+        elif problem["kind"] == "constant":
+            grads = np.array(problem["g"], dtype=np.float64)
+        else:  # least squares (1 / 2n) ||X W - Y||^2 plus a fixed sequence of gradient noise
+            grads = problem["X"].T @ (problem["X"] @ x - problem["Y"]) / len(problem["X"]) + problem["noise"][k]
+        params, state = step(params, grads, state, **{**hyper, "lr": hyper["lr"] if lrs is None else lrs[k]})
+        path.append(np.asarray(params, dtype=np.float64))
+    return {"path": np.stack(path), "state": state}
+
+
+def least_squares_problem(n_steps, seed=0, noise_scale=0.1):
+    """An ill-conditioned regression: columns of X scaled from 0.1 to 3, W of shape (4, 3)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(32, 4)) * np.array([0.1, 0.5, 1.0, 3.0])
+    return {"kind": "least_squares", "X": X, "Y": rng.normal(size=(32, 3)),
+            "noise": noise_scale * rng.normal(size=(n_steps, 4, 3))}
+
+
 # %% [markdown]
 # The two test problems, from the same starting point every time:
 #
@@ -311,31 +343,6 @@ expect.close(learner.gd_contraction_factor(eigs, best), (kappa - 1) / (kappa + 1
 from grader.testing import scenario, expect
 
 
-@scenario
-def trajectory(ns, step_name, hyper, problem, x0, n_steps, lrs=None, state=None):
-    """Run ns.<step_name> n_steps times on `problem`; return the path of params and the final state."""
-    step = getattr(ns, step_name)
-    params, state = np.array(x0, dtype=np.float64), dict(state or {})
-    path = [params]
-    for k in range(n_steps):
-        x = params
-        if problem["kind"] == "rosenbrock":
-            grads = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
-        else:  # least squares (1 / 2n) ||X W - Y||^2 plus a fixed sequence of gradient noise
-            grads = problem["X"].T @ (problem["X"] @ x - problem["Y"]) / len(problem["X"]) + problem["noise"][k]
-        params, state = step(params, grads, state, **{**hyper, "lr": hyper["lr"] if lrs is None else lrs[k]})
-        path.append(np.asarray(params, dtype=np.float64))
-    return {"path": np.stack(path), "state": state}
-
-
-def least_squares_problem(n_steps, seed=0, noise_scale=0.1):
-    """An ill-conditioned regression: columns of X scaled from 0.1 to 3, W of shape (4, 3)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(32, 4)) * np.array([0.1, 0.5, 1.0, 3.0])
-    return {"kind": "least_squares", "X": X, "Y": rng.normal(size=(32, 3)),
-            "noise": noise_scale * rng.normal(size=(n_steps, 4, 3))}
-
-
 ROSENBROCK = {"kind": "rosenbrock"}
 got = trajectory.learner("sgd_step", {"lr": 1e-3}, ROSENBROCK, [-1.2, 1.0], 20)
 want = trajectory.on({"sgd_step": TorchStep(torch.optim.SGD)}, "sgd_step", {"lr": 1e-3}, ROSENBROCK, [-1.2, 1.0], 20)
@@ -450,31 +457,6 @@ expect.close(p2, np.array([0.52, -1.29]), atol=1e-12, rtol=0, what="the second m
 from grader.testing import learner, scenario, expect
 
 
-@scenario
-def trajectory(ns, step_name, hyper, problem, x0, n_steps, lrs=None, state=None):
-    """Run ns.<step_name> n_steps times on `problem`; return the path of params and the final state."""
-    step = getattr(ns, step_name)
-    params, state = np.array(x0, dtype=np.float64), dict(state or {})
-    path = [params]
-    for k in range(n_steps):
-        x = params
-        if problem["kind"] == "rosenbrock":
-            grads = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
-        else:  # least squares (1 / 2n) ||X W - Y||^2 plus a fixed sequence of gradient noise
-            grads = problem["X"].T @ (problem["X"] @ x - problem["Y"]) / len(problem["X"]) + problem["noise"][k]
-        params, state = step(params, grads, state, **{**hyper, "lr": hyper["lr"] if lrs is None else lrs[k]})
-        path.append(np.asarray(params, dtype=np.float64))
-    return {"path": np.stack(path), "state": state}
-
-
-def least_squares_problem(n_steps, seed=0, noise_scale=0.1):
-    """An ill-conditioned regression: columns of X scaled from 0.1 to 3, W of shape (4, 3)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(32, 4)) * np.array([0.1, 0.5, 1.0, 3.0])
-    return {"kind": "least_squares", "X": X, "Y": rng.normal(size=(32, 3)),
-            "noise": noise_scale * rng.normal(size=(n_steps, 4, 3))}
-
-
 ### BEGIN HIDDEN TESTS
 g = np.array([0.5, -2.0, 3.0])
 p1, s1 = learner.momentum_step(np.zeros(3), g, {}, 0.1, momentum=0.9, dampening=0.5)
@@ -512,23 +494,6 @@ for label, hyper, problem, x0 in cases:
 # %% nbgrader={"grade": true, "grade_id": "momentum_with_changing_lr", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """with a learning rate that changes every step, momentum_step still follows torch.optim.SGD, which multiplies the whole buffer by the current learning rate"""
 from grader.testing import scenario, expect
-
-
-@scenario
-def trajectory(ns, step_name, hyper, problem, x0, n_steps, lrs=None, state=None):
-    """Run ns.<step_name> n_steps times on `problem`; return the path of params and the final state."""
-    step = getattr(ns, step_name)
-    params, state = np.array(x0, dtype=np.float64), dict(state or {})
-    path = [params]
-    for k in range(n_steps):
-        x = params
-        if problem["kind"] == "rosenbrock":
-            grads = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
-        else:  # least squares (1 / 2n) ||X W - Y||^2 plus a fixed sequence of gradient noise
-            grads = problem["X"].T @ (problem["X"] @ x - problem["Y"]) / len(problem["X"]) + problem["noise"][k]
-        params, state = step(params, grads, state, **{**hyper, "lr": hyper["lr"] if lrs is None else lrs[k]})
-        path.append(np.asarray(params, dtype=np.float64))
-    return {"path": np.stack(path), "state": state}
 
 
 ROSENBROCK = {"kind": "rosenbrock"}
@@ -643,31 +608,6 @@ expect.equal(int(s1["step"]), 1, what="state['step'] after one step")
 # %% nbgrader={"grade": true, "grade_id": "rmsprop_matches_torch", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """rmsprop_step keeps eps outside the square root and follows torch.optim.RMSprop (plain, centered, with momentum and weight decay) for 200 steps to 1e-8"""
 from grader.testing import learner, scenario, expect
-
-
-@scenario
-def trajectory(ns, step_name, hyper, problem, x0, n_steps, lrs=None, state=None):
-    """Run ns.<step_name> n_steps times on `problem`; return the path of params and the final state."""
-    step = getattr(ns, step_name)
-    params, state = np.array(x0, dtype=np.float64), dict(state or {})
-    path = [params]
-    for k in range(n_steps):
-        x = params
-        if problem["kind"] == "rosenbrock":
-            grads = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
-        else:  # least squares (1 / 2n) ||X W - Y||^2 plus a fixed sequence of gradient noise
-            grads = problem["X"].T @ (problem["X"] @ x - problem["Y"]) / len(problem["X"]) + problem["noise"][k]
-        params, state = step(params, grads, state, **{**hyper, "lr": hyper["lr"] if lrs is None else lrs[k]})
-        path.append(np.asarray(params, dtype=np.float64))
-    return {"path": np.stack(path), "state": state}
-
-
-def least_squares_problem(n_steps, seed=0, noise_scale=0.1):
-    """An ill-conditioned regression: columns of X scaled from 0.1 to 3, W of shape (4, 3)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(32, 4)) * np.array([0.1, 0.5, 1.0, 3.0])
-    return {"kind": "least_squares", "X": X, "Y": rng.normal(size=(32, 3)),
-            "noise": noise_scale * rng.normal(size=(n_steps, 4, 3))}
 
 
 ### BEGIN HIDDEN TESTS
@@ -794,33 +734,6 @@ expect.close(s1["exp_avg"], 0.1 * g, atol=1e-15, rtol=1e-12, what="exp_avg after
 from grader.testing import learner, scenario, expect
 
 
-@scenario
-def trajectory(ns, step_name, hyper, problem, x0, n_steps, lrs=None, state=None):
-    """Run ns.<step_name> n_steps times on `problem`; return the path of params and the final state."""
-    step = getattr(ns, step_name)
-    params, state = np.array(x0, dtype=np.float64), dict(state or {})
-    path = [params]
-    for k in range(n_steps):
-        x = params
-        if problem["kind"] == "rosenbrock":
-            grads = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
-        elif problem["kind"] == "constant":
-            grads = np.array(problem["g"], dtype=np.float64)
-        else:  # least squares (1 / 2n) ||X W - Y||^2 plus a fixed sequence of gradient noise
-            grads = problem["X"].T @ (problem["X"] @ x - problem["Y"]) / len(problem["X"]) + problem["noise"][k]
-        params, state = step(params, grads, state, **{**hyper, "lr": hyper["lr"] if lrs is None else lrs[k]})
-        path.append(np.asarray(params, dtype=np.float64))
-    return {"path": np.stack(path), "state": state}
-
-
-def least_squares_problem(n_steps, seed=0, noise_scale=0.1):
-    """An ill-conditioned regression: columns of X scaled from 0.1 to 3, W of shape (4, 3)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(32, 4)) * np.array([0.1, 0.5, 1.0, 3.0])
-    return {"kind": "least_squares", "X": X, "Y": rng.normal(size=(32, 3)),
-            "noise": noise_scale * rng.normal(size=(n_steps, 4, 3))}
-
-
 ### BEGIN HIDDEN TESTS
 g = np.array([0.3, -4.0, 2e-2])
 got = trajectory.learner("adam_step", {"lr": 0.01}, {"kind": "constant", "g": g}, np.zeros(3), 12)
@@ -928,33 +841,6 @@ expect.true(isinstance(s1, dict) and {"step", "exp_avg", "exp_avg_sq"} <= set(s1
 from grader.testing import scenario, expect
 
 
-@scenario
-def trajectory(ns, step_name, hyper, problem, x0, n_steps, lrs=None, state=None):
-    """Run ns.<step_name> n_steps times on `problem`; return the path of params and the final state."""
-    step = getattr(ns, step_name)
-    params, state = np.array(x0, dtype=np.float64), dict(state or {})
-    path = [params]
-    for k in range(n_steps):
-        x = params
-        if problem["kind"] == "rosenbrock":
-            grads = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
-        elif problem["kind"] == "constant":
-            grads = np.array(problem["g"], dtype=np.float64)
-        else:  # least squares (1 / 2n) ||X W - Y||^2 plus a fixed sequence of gradient noise
-            grads = problem["X"].T @ (problem["X"] @ x - problem["Y"]) / len(problem["X"]) + problem["noise"][k]
-        params, state = step(params, grads, state, **{**hyper, "lr": hyper["lr"] if lrs is None else lrs[k]})
-        path.append(np.asarray(params, dtype=np.float64))
-    return {"path": np.stack(path), "state": state}
-
-
-def least_squares_problem(n_steps, seed=0, noise_scale=0.1):
-    """An ill-conditioned regression: columns of X scaled from 0.1 to 3, W of shape (4, 3)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(32, 4)) * np.array([0.1, 0.5, 1.0, 3.0])
-    return {"kind": "least_squares", "X": X, "Y": rng.normal(size=(32, 3)),
-            "noise": noise_scale * rng.normal(size=(n_steps, 4, 3))}
-
-
 ### BEGIN HIDDEN TESTS
 x0 = np.array([2.0, -0.5, 1e-3])
 got = trajectory.learner("adamw_step", {"lr": 0.05, "weight_decay": 0.2}, {"kind": "constant", "g": np.zeros(3)}, x0, 40)
@@ -991,23 +877,6 @@ for label, hyper, problem, x0, lrs in cases:
 # %% nbgrader={"grade": true, "grade_id": "state_matches_torch", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """the optimizer state uses torch's names and values: after 50 steps it equals torch.optim's state, and a run resumed from torch's state continues torch's trajectory"""
 from grader.testing import scenario, expect
-
-
-@scenario
-def trajectory(ns, step_name, hyper, problem, x0, n_steps, lrs=None, state=None):
-    """Run ns.<step_name> n_steps times on `problem`; return the path of params and the final state."""
-    step = getattr(ns, step_name)
-    params, state = np.array(x0, dtype=np.float64), dict(state or {})
-    path = [params]
-    for k in range(n_steps):
-        x = params
-        if problem["kind"] == "rosenbrock":
-            grads = np.array([-2 * (1 - x[0]) - 400 * x[0] * (x[1] - x[0] ** 2), 200 * (x[1] - x[0] ** 2)])
-        else:  # least squares (1 / 2n) ||X W - Y||^2 plus a fixed sequence of gradient noise
-            grads = problem["X"].T @ (problem["X"] @ x - problem["Y"]) / len(problem["X"]) + problem["noise"][k]
-        params, state = step(params, grads, state, **{**hyper, "lr": hyper["lr"] if lrs is None else lrs[k]})
-        path.append(np.asarray(params, dtype=np.float64))
-    return {"path": np.stack(path), "state": state}
 
 
 ROSENBROCK = {"kind": "rosenbrock"}
