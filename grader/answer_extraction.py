@@ -30,6 +30,7 @@ HIDDEN_END = "### END HIDDEN TESTS"
 class Cell:
     name: str  # grade_id, or "setup-N" for an unnamed setup cell
     code: str
+    trusted: bool = False  # from source/, not from the learner
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def _is_answer_part(cell) -> bool:
 
 def _as_cell(cell, index: int) -> Cell:
     name = nbgrader_meta(cell).get("grade_id") or f"setup-{index}"
-    return Cell(name, keep_definitions(cell["source"]))
+    return Cell(name, keep_definitions(cell["source"]), trusted=True)
 
 
 _MAGIC = re.compile(r"^\s*[%!]")

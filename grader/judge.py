@@ -16,6 +16,7 @@ from grader import testing
 from grader.answer_extraction import Cell, TestCell, learner_cells, reference_cells, setup_cells, test_cells
 from grader.course import Course, SandboxLimits
 from grader.expect import Failure
+from grader.lazy_plotting import lazy_builtins
 from grader.learner_connection import LearnerCrashed, LearnerProcess, LearnerTimeout
 from grader.misconception import Call, Diagnoser
 from grader.notebook_reading import NotGradable, read_notebook
@@ -38,10 +39,10 @@ def check(course: Course, assignment: str, notebook: Path, learner: str = "", li
         report.results = [_result(t, "failed", "not gradable", str(error)) for t in tests]
         report.seconds = time.monotonic() - started
         return report
+    process = LearnerProcess(course.root, answer, limits or course.limits, course.release / assignment, len(tests))
+    process.start()  # first: its imports overlap with everything the judge does next
+    _import_what_tests_use(tests)
     runnable = [t for t in tests if not t.gpu or _cuda_available()]
-    process = LearnerProcess(course.root, answer, limits or course.limits, course.release / assignment, len(runnable))
-    process.start()
-    _import_what_tests_use(tests)  # overlaps with the learner process defining the answer
     judge = Judge(process, source, limits or course.limits, course.root, assignment)
     judge.diagnosing = diagnose
     testing.use_judge(judge)
@@ -163,7 +164,7 @@ def _trusted(source: Path, kind: str, cells_of) -> dict:
     """Setup or reference namespace from source/, executed once per source version."""
     key = (source, source.stat().st_mtime, kind)
     if key not in _trusted_namespaces:
-        namespace: dict = {"__name__": f"__{kind}__"}
+        namespace: dict = {"__name__": f"__{kind}__", "__builtins__": lazy_builtins()}
         for cell in cells_of(source):
             filename = f"<{kind} {cell.name}>"
             # scenarios defined in setup cells are shipped by source: keep it findable

@@ -71,7 +71,7 @@ class LearnerProcess:
         os.close(from_learner_w)
         self.requests, self.replies = to_learner_w, from_learner_r
         self._loaded = False
-        channel.send(self.requests, {"op": "load", "cells": [[c.name, c.code] for c in self.cells]})
+        channel.send(self.requests, {"op": "load", "cells": [[c.name, c.code, c.trusted] for c in self.cells]})
 
     def ensure_loaded(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -57,14 +57,19 @@ def main() -> None:
 
 
 def _load(namespace: dict, request) -> dict:
+    from grader.lazy_plotting import lazy_builtins
+
     problems = []
-    for name, code in request["cells"]:
+    for name, code, trusted in request["cells"]:
         filename = f"{CELL_PREFIX}{name}>"
         linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        # the course's setup cells import matplotlib lazily; the learner's cells import normally
+        namespace["__builtins__"] = lazy_builtins() if trusted else __builtins__
         try:
             exec(compile(code, filename, "exec"), namespace)
         except BaseException as error:  # noqa: BLE001
             problems.append([name, describe(error)])
+    namespace["__builtins__"] = __builtins__
     return {"ok": problems}
 
 
