@@ -83,6 +83,9 @@ class LearnerProcess:
         ready = self._reply(deadline, "starting")
         self.protections = ready.get("ready", {})
         loaded = self._reply(deadline, "defining your answer")
+        if "error" in loaded:  # the learner process could not even run the cells
+            self.stop()
+            raise LearnerCrashed(f"the learner process failed while defining your answer: {loaded['error'].get('message', '')}")
         self.load_problems = {name: problem for name, problem in loaded["ok"]}
         self._loaded = True
 

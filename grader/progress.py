@@ -141,12 +141,23 @@ class TestPassRate:
 
 
 @dataclass(frozen=True)
+class MistakeCount:
+    """A classic mistake (a known-wrong implementation) the judge recognised, across the class."""
+
+    assignment: str
+    id: str
+    text: str  # the mistake and its fix, in words
+    learners: int  # learners whose outputs matched it in some attempt
+
+
+@dataclass(frozen=True)
 class ClassProgress:
     learners: tuple[LearnerProgress, ...]
     roadmap: Roadmap
     stuck: tuple[Stuck, ...]  # most attempts first
     pass_rates: tuple[TestPassRate, ...]  # lowest pass rate first: the properties that trip most learners
     off_roadmap: tuple[str, ...]
+    mistakes: tuple[MistakeCount, ...] = ()  # most learners first
 
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Assignment id -> status -> how many learners, for every roadmap assignment."""
@@ -201,7 +212,22 @@ def class_progress(db_url: str, roadmap: Roadmap | None = None, course=None, tra
     stuck = [Stuck(p.learner, a) for p in learners for a in p.assignments if a.status == "in progress" and a.attempts >= STUCK_AFTER]
     stuck.sort(key=lambda s: (-s.assignment.attempts, s.assignment.id, s.learner))
     on_road = {a.id for a in roadmap.assignments}
-    return ClassProgress(tuple(learners), roadmap, tuple(stuck), _pass_rates(rows), tuple(a for a in rows.assignments if a not in on_road))
+    off_road = tuple(a for a in rows.assignments if a not in on_road)
+    return ClassProgress(tuple(learners), roadmap, tuple(stuck), _pass_rates(rows), off_road, _mistakes(rows, course))
+
+
+def _mistakes(rows, course) -> tuple[MistakeCount, ...]:
+    """Learners per classic mistake and assignment, most common first, described in words."""
+    from grader.misconception import load
+
+    counts = []
+    for assignment, mistake, learners in rows.mistakes:
+        text = mistake.replace("_", " ")
+        path = course.root / "tests" / "known_wrong" / assignment / f"{mistake}.py" if course is not None else None
+        if path is not None and path.is_file():
+            text = load(path)[0].text
+        counts.append(MistakeCount(assignment, mistake, text, learners))
+    return tuple(sorted(counts, key=lambda m: (-m.learners, m.assignment, m.id)))
 
 
 def off_roadmap_assignments(progress: LearnerProgress | ClassProgress) -> list[str]:

@@ -107,6 +107,7 @@ class GradebookRows:
     attempts: list[Attempt] = field(default_factory=list)  # ordered by learner, assignment, time
     latest_not_passed: list[TestRow] = field(default_factory=list)  # of each learner's latest attempt per assignment
     tallies: list[TestTally] = field(default_factory=list)  # per test (read for the whole class only)
+    mistakes: list[tuple[str, str, int]] = field(default_factory=list)  # (assignment, misconception id, learners), class only
 
     @property
     def empty(self) -> bool:
@@ -267,6 +268,14 @@ def _read_test_results(connection, rows: GradebookRows, learner: str | None) -> 
             func.count(case((t.status == "failed", t.learner)).distinct()),
         ).where(judged).group_by(t.assignment, t.test)
         rows.tallies = [TestTally(name, test, words, learners, tripped) for name, test, words, learners, tripped in connection.execute(tallies)]
+        if "misconception" in {c["name"] for c in inspect(connection).get_columns(test_results.name)}:
+            # a gradebook from before diagnosis has no such column: nothing to count there
+            mistakes = (
+                select(t.assignment, t.misconception, func.count(t.learner.distinct()))
+                .where(t.misconception != "")
+                .group_by(t.assignment, t.misconception)
+            )
+            rows.mistakes = [(name, mistake, int(n)) for name, mistake, n in connection.execute(mistakes)]
 
 
 def _as_datetime(value) -> dt.datetime | None:

@@ -204,6 +204,7 @@ def _class_body(progress: ClassProgress) -> str:
     parts.append(_matrix(progress, [a for a in roadmap.assignments if a.id in shown]))
     parts.append(_stuck(progress))
     parts.append(_pass_rates(progress))
+    parts.append(_mistakes(progress))
     return "\n".join(parts)
 
 
@@ -260,6 +261,19 @@ def _stuck(progress: ClassProgress) -> str:
 
 def _failing_text(a: AssignmentProgress) -> str:
     return f"not gradable: {a.not_gradable}" if a.not_gradable else "; ".join(t.words for t in a.failing)
+
+
+def _mistakes(progress: ClassProgress) -> str:
+    if not progress.mistakes:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(m.assignment)}</td><td>{escape(m.text)}</td><td class='num'>{m.learners}</td></tr>" for m in progress.mistakes
+    )
+    return (
+        '<section id="mistakes"><h2>Classic mistakes the judge recognised</h2><p class="dim">learners whose outputs matched '
+        "that known-wrong implementation in some attempt.</p><table><thead><tr><th>assignment</th><th>mistake</th>"
+        f"<th>learners</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
 
 
 def _pass_rates(progress: ClassProgress) -> str:

@@ -158,6 +158,8 @@ def print_class(progress: ClassProgress, console=None) -> None:
         console.print(f"[green]Nobody is stuck[/] [dim](stuck: {_stuck_rule()})[/]")
     if progress.pass_rates:
         console.print(_pass_rate_table(progress))
+    if progress.mistakes:
+        console.print(_mistake_table(progress))
 
 
 def shown_assignments(progress: ClassProgress) -> list[str]:
@@ -234,6 +236,19 @@ def _pass_rate_table(progress: ClassProgress):
     for r in progress.pass_rates[:TERMINAL_ROWS]:
         table.add_row(r.assignment, _escape(r.words), f"{r.rate:.0%}", f"{r.tripped_share:.0%}", str(r.learners), str(r.not_run or ""))
     table.caption = "passing now: the learner's latest attempt passes it; ever failed: failed it in some attempt"
+    return table
+
+
+def _mistake_table(progress: ClassProgress):
+    from rich.table import Table
+
+    table = Table(title="Classic mistakes the judge recognised", title_justify="left")
+    table.add_column("assignment", no_wrap=True)
+    table.add_column("mistake", overflow="fold")
+    table.add_column("learners", justify="right")
+    for m in progress.mistakes[:TERMINAL_ROWS]:
+        table.add_row(m.assignment, _escape(m.text), str(m.learners))
+    table.caption = "learners whose outputs matched that known-wrong implementation in some attempt"
     return table
 
 

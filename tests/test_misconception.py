@@ -70,3 +70,27 @@ def test_unknown_bug_gets_no_false_diagnosis(course_copy, tmp_path, assignment):
     assert report.points < report.max_points, "nudging every output by 0.3% went unnoticed"
     named = {r.misconception_id for r in report.results if r.misconception_id}
     assert not named, f"an unknown bug was diagnosed as {named}"
+
+
+@pytest.mark.cpu
+def test_class_report_counts_learners_per_mistake(course_copy, tmp_path, capsys):
+    from grader.cli import main
+    from grader.gradebook import record
+    from grader.progress import class_progress
+
+    assignment, mistake = "03-probability", "kl_arguments_swapped"
+    path = course_copy.root / "tests" / "known_wrong" / assignment / f"{mistake}.py"
+    report = judge_with(course_copy, tmp_path, assignment, path.read_text())
+    for learner in ("ada", "grace"):
+        report.learner = learner
+        record(course_copy, report)
+    report = judge_with(course_copy, tmp_path, assignment, "")
+    report.learner = "alan"
+    record(course_copy, report)
+
+    counts = {(m.assignment, m.id): m for m in class_progress(course_copy.db_url, course=course_copy).mistakes}
+    assert set(counts) == {(assignment, mistake)}
+    assert counts[assignment, mistake].learners == 2
+    assert counts[assignment, mistake].text == load(path)[0].text
+    assert main(["progress", "--all"]) == 0
+    assert "Classic mistakes" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from grader.answer_extraction import test_cells
+from grader.answer_extraction import test_cells as graded_cells_of
 from grader.cli import main
 
 from conftest import WRITTEN
@@ -32,7 +32,7 @@ def test_nbgrader_autograde_gives_the_reference_full_marks_and_the_stub_none(cou
     done = nbgrader(course_copy, "autograde", assignment, "--create", "--force")
     assert done.returncode == 0, done.stderr[-3000:]
 
-    tests = test_cells(course_copy.source_notebook(assignment))
+    tests = graded_cells_of(course_copy.source_notebook(assignment))
     cpu_points = sum(t.points for t in tests if not t.gpu)
     db = sqlite3.connect(course_copy.root / "gradebook.db")
     scores = dict(db.execute(
@@ -50,7 +50,7 @@ def test_nbgrader_autograde_gives_the_reference_full_marks_and_the_stub_none(cou
 @pytest.mark.parametrize("assignment", WRITTEN)
 def test_nbgrader_validate_passes_the_reference(course_copy, assignment):
     done = nbgrader(course_copy, "validate", str(course_copy.solution_notebook(assignment)))
-    gpu = any(t.gpu for t in test_cells(course_copy.source_notebook(assignment)))
+    gpu = any(t.gpu for t in graded_cells_of(course_copy.source_notebook(assignment)))
     if gpu:
         # gpu-tagged cells cannot pass without CUDA; they must say so, and nothing else may fail
         failures = done.stdout.split("The following cell failed:")[1:]
