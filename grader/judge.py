@@ -93,7 +93,7 @@ class Judge:
         if not self.diagnosing or result.status != "failed" or result.category in UNDIAGNOSABLE or not self.calls:
             return result
         if self._diagnoser is None:
-            self._diagnoser = Diagnoser(self.course_root, self.assignment, reference_cells(self.source), self.reference_namespace())
+            self._diagnoser = Diagnoser(self.course_root, self.assignment, self.reference_namespace())
         found = self._diagnoser.diagnose(self.calls, tolerance)
         if found is not None:
             result.misconception, result.misconception_id = found.text, found.id

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import types
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -59,18 +60,26 @@ def load(path: Path) -> tuple[Misconception, str]:
 class Diagnoser:
     """Replays failing tests' calls against every known-wrong implementation of an assignment."""
 
-    def __init__(self, course_root: Path, assignment: str, reference_cells: list, reference: dict):
+    def __init__(self, course_root: Path, assignment: str, reference: dict):
         self.files = known_wrong_files(course_root, assignment)
-        self.reference_cells, self.reference = reference_cells, reference
+        self.reference = reference
         self._namespaces: dict[Path, dict] = {}
 
     def _namespace(self, path: Path) -> dict:
-        """The reference with the mistake applied, as one namespace (as if appended to the notebook)."""
+        """The reference with the mistake applied, as one namespace (as if appended to the notebook).
+
+        The reference's functions are rebound to the new namespace, so a correct function that
+        calls a wrongly redefined one uses the wrong one, exactly as in the learner's notebook.
+        """
         if path not in self._namespaces:
             _, code = load(path)
-            namespace: dict = {"__name__": f"__known_wrong_{path.stem}__"}
-            for cell in self.reference_cells:
-                exec(compile(cell.code, f"<reference {cell.name}>", "exec"), namespace)
+            namespace = dict(self.reference)
+            for name, value in self.reference.items():
+                if isinstance(value, types.FunctionType) and value.__globals__ is self.reference:
+                    copy_ = types.FunctionType(value.__code__, namespace, value.__name__, value.__defaults__, value.__closure__)
+                    copy_.__kwdefaults__, copy_.__dict__ = value.__kwdefaults__, dict(value.__dict__)
+                    namespace[name] = copy_
+            namespace["__name__"] = f"__known_wrong_{path.stem}__"
             exec(compile(code, f"<known wrong {path.stem}>", "exec"), namespace)
             self._namespaces[path] = namespace
         return self._namespaces[path]
@@ -88,8 +97,71 @@ class Diagnoser:
         if all(_matches(call, self.reference, strict) for call in calls):
             return None  # the learner agrees with the reference here: the failure is elsewhere
         loose = (max(strict[0], MATCH_ATOL), max(strict[1], MATCH_RTOL))
-        found = [load(path)[0] for path in self.files if all(_matches(call, self._namespace(path), loose) for call in calls)]
+        used = self._names_used(calls)
+        found = [
+            load(path)[0]
+            for path in self.files
+            if _redefined(path) & used and all(_matches(call, self._namespace(path), loose) for call in calls)
+        ]
         return found[0] if len(found) == 1 else None
+
+    def _names_used(self, calls: list[Call]) -> set[str]:
+        """Every reference name the calls reach: the functions called and, transitively, what they use.
+
+        A known mistake that redefines none of these cannot explain the outputs, so it is not replayed.
+        """
+        todo = set()
+        for call in calls:
+            todo.add(call.name)
+            if call.kind == "scenario":
+                todo |= set(_strings(call.args)) | set(_strings(call.kwargs))  # getattr(ns, name) by argument
+                tree = ast.parse(call.source)
+                todo |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+                todo |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+                todo |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            code = getattr(self.reference.get(name), "__code__", None)
+            if code is not None:
+                todo |= set(_global_names(code))
+        return seen
+
+
+@lru_cache(maxsize=256)
+def _redefined_at(path: Path, mtime: float) -> frozenset:
+    tree = ast.parse(path.read_text())
+    return frozenset(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+
+
+def _redefined(path: Path) -> frozenset:
+    """The functions and classes a known-wrong file defines."""
+    return _redefined_at(path, path.stat().st_mtime)
+
+
+def _strings(value):
+    """Every string inside plain data."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+
+
+def _global_names(code) -> set[str]:
+    """Global names a function's code (and the code of functions nested in it) refers to."""
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_names"):
+            names |= _global_names(constant)
+    return names
 
 
 def _replay(call: Call, namespace: dict):
