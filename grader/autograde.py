@@ -22,12 +22,10 @@ when interrupted (what finished is recorded: run the command again to go on).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import os
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -333,19 +331,3 @@ def run(args) -> int:
     if batch.interrupted:
         return 130
     return 1 if batch.count("grader fault") or batch.count("not recorded") else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m grader.autograde autograde ID ...`, the same as `grader autograde ID ...`."""
-    parser = argparse.ArgumentParser(prog="grader")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (LookupError, ValueError) as error:
-        print(f"grader {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--learner", help="your name in the gradebook (default: $GRADER_LEARNER or your login)")
     check.add_argument("--json", action="store_true", help="print the per-test results as JSON")
     check.add_argument("--no-record", action="store_true", help="do not record the result in the gradebook")
+    check.add_argument("--no-diagnosis", action="store_true", help="do not look for the classic mistake behind each failure")
 
     release = commands.add_parser("release", help="regenerate release/ and solutions/ from source/ through nbgrader")
     release.add_argument("assignments", nargs="*", help="assignment ids (default: all written)")
@@ -101,7 +102,7 @@ def run_check(args) -> int:
     if not args.no_record:  # import nbgrader's gradebook while the learner process works
         warm = threading.Thread(target=quick_nbgrader_import, daemon=True)
         warm.start()
-    report = check(course, args.assignment, notebook, learner=learner)
+    report = check(course, args.assignment, notebook, learner=learner, diagnose=not args.no_diagnosis)
     print(to_json(report)) if args.json else print_report(report)
     if warm is not None:
         warm.join()

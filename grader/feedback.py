@@ -16,7 +16,6 @@ The CSV takes scores from nbgrader's gradebook, as formgrader and `nbgrader expo
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from dataclasses import dataclass
@@ -245,19 +244,3 @@ def run_export(args) -> int:
         write_csv(rows, out)
     print(f"wrote {len(rows)} row(s) to {args.output}", file=sys.stderr)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m grader.feedback feedback ID` / `... export`, the same as the grader command."""
-    parser = argparse.ArgumentParser(prog="grader")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (LookupError, ValueError) as error:
-        print(f"grader {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,9 +20,10 @@ import pytest
 
 from grader import answer_extraction
 from grader.answer_extraction import is_solution
-from grader.autograde import autograde, main as autograde_main
+from grader.autograde import autograde
+from grader.cli import main as grader_main
 from grader.course import Course
-from grader.feedback import Attempt, feedback_html, main as feedback_main
+from grader.feedback import Attempt, feedback_html
 from grader.answer_extraction import hidden_lines
 from grader.selftest import with_code_appended
 
@@ -101,7 +102,7 @@ def graded_class(tmp_path_factory):
         patch.chdir(root)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            assert autograde_main(["autograde", ASSIGNMENT, "--workers", "2"]) == 0
+            assert grader_main(["autograde", ASSIGNMENT, "--workers", "2"]) == 0
         yield course, out.getvalue()
 
 
@@ -128,20 +129,20 @@ def test_mixed_batch_is_graded_in_parallel_with_reasons(graded_class):
 def test_rerun_skips_unchanged_regrades_changed_and_force_regrades_all(course_copy, capsys):
     course = course_copy
     small_class(course)
-    assert autograde_main(["autograde", ASSIGNMENT]) == 0
+    assert grader_main(["autograde", ASSIGNMENT]) == 0
     first = state(course)
-    assert autograde_main(["autograde", ASSIGNMENT]) == 0
+    assert grader_main(["autograde", ASSIGNMENT]) == 0
     assert state(course) == first
     assert re.search(r"skipped as unchanged\s*│\s*4\s*│", capsys.readouterr().out)
 
     submit(course, "bob", correct(course))  # bob finishes the assignment and submits again
-    assert autograde_main(["autograde", ASSIGNMENT]) == 0
+    assert grader_main(["autograde", ASSIGNMENT]) == 0
     second = state(course)
     assert second["bob"]["graded_at"] > first["bob"]["graded_at"] and second["bob"]["points"] == 34
     assert all(second[k]["graded_at"] == first[k]["graded_at"] for k in ("ada", "cy", "dee"))
     assert nbgrader_scores(course)["bob"] == 34
 
-    assert autograde_main(["autograde", ASSIGNMENT, "--force"]) == 0
+    assert grader_main(["autograde", ASSIGNMENT, "--force"]) == 0
     third = state(course)
     assert all(third[k]["graded_at"] > second[k]["graded_at"] for k in third)
 
@@ -179,7 +180,7 @@ def test_an_interrupted_run_loses_nothing_and_resumes(course_copy):
     for learner, notebook in [("a", correct(course_copy)), ("b", stub(course_copy)), ("c", correct(course_copy)), ("d", stub(course_copy))]:
         submit(course_copy, learner, notebook)
     run = subprocess.Popen(
-        [sys.executable, "-m", "grader.autograde", "autograde", ASSIGNMENT, "--workers", "1"],
+        [sys.executable, "-m", "grader.cli", "autograde", ASSIGNMENT, "--workers", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
@@ -199,7 +200,7 @@ def test_an_interrupted_run_loses_nothing_and_resumes(course_copy):
     _, left_running = psutil.wait_procs(helpers, timeout=30)
     assert not left_running, f"workers or learner processes outlived the killed run: {left_running}"
 
-    assert autograde_main(["autograde", ASSIGNMENT]) == 0
+    assert grader_main(["autograde", ASSIGNMENT]) == 0
     resumed = state(course_copy)
     for learner, row in finished.items():
         assert resumed[learner] == row, f"{learner} was lost or graded again"
@@ -213,7 +214,7 @@ def test_dask_cluster_runs_the_same_checks(course_copy):
     submit(course_copy, "ada", correct(course_copy))
     submit(course_copy, "cy", stub(course_copy)[:-40])
     with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
-        assert autograde_main(["autograde", ASSIGNMENT, "--scheduler", cluster.scheduler_address]) == 0
+        assert grader_main(["autograde", ASSIGNMENT, "--scheduler", cluster.scheduler_address]) == 0
     assert nbgrader_scores(course_copy) == {"ada": 34, "cy": 0}
     assert state(course_copy)["cy"]["status"] == "not gradable"
 
@@ -224,7 +225,7 @@ def test_dask_cluster_runs_the_same_checks(course_copy):
 @pytest.mark.cpu
 def test_feedback_pages_name_properties_and_never_show_hidden_tests(graded_class):
     course, _ = graded_class
-    assert feedback_main(["feedback", ASSIGNMENT]) == 0
+    assert grader_main(["feedback", ASSIGNMENT]) == 0
     secrets = hidden_lines(course.source_notebook(ASSIGNMENT))
     assert secrets
     words = [t.words for t in answer_extraction.test_cells(course.source_notebook(ASSIGNMENT))]
@@ -258,7 +259,7 @@ def test_feedback_escapes_learner_text_and_blanks_quoted_hidden_lines():
 def test_export_writes_the_class_csv(graded_class, tmp_path):
     course, _ = graded_class
     target = tmp_path / "grades.csv"
-    assert feedback_main(["export", "-o", str(target)]) == 0
+    assert grader_main(["export", "-o", str(target)]) == 0
     rows = {r["student"]: r for r in csv.DictReader(target.open())}
     assert list(next(iter(rows.values()))) == ["student", "assignment", "score", "max_score", "status"]
     assert (rows["ada"]["score"], rows["ada"]["max_score"], rows["ada"]["status"]) == ("34", "34", "graded")

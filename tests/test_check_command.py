@@ -15,7 +15,7 @@ from conftest import WRITTEN
 def test_untouched_release_scores_zero_with_a_list_of_what_to_do(course_copy, capsys, assignment):
     assert main(["check", assignment, "--learner", "ada"]) == 1
     out = capsys.readouterr().out
-    assert f"0/" in out and "visible 0/" in out and "hidden 0/" in out
+    assert "0/" in out and "visible 0/" in out and "hidden 0/" in out
     assert "not implemented" in out
 
 

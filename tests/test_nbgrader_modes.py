@@ -1,7 +1,6 @@
 """Kernel mode under plain nbgrader: the same test cells grade honestly with `nbgrader autograde`
 and `nbgrader validate`, the way nbgrader users run them."""
 
-import json
 import shutil
 import sqlite3
 import subprocess

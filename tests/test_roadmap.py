@@ -4,7 +4,7 @@ import pytest
 
 from grader.roadmap import load
 
-from conftest import ROOT, WRITTEN
+from conftest import WRITTEN
 
 
 @pytest.mark.cpu

@@ -19,7 +19,6 @@ import pytest
 from grader.answer_extraction import is_solution, is_test, read_source
 from grader.course import Course, SandboxLimits
 from grader.judge import check
-from grader.notebook_reading import NotGradable
 
 COURSE = Course.find(Path(__file__).parent)
 ASSIGNMENTS = os.environ.get("GRADER_ATTACK_TARGETS", "01-linear-algebra 13-attention").split()

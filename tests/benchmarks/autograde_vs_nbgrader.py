@@ -262,7 +262,7 @@ def main() -> int:
               f"per-test time limit {args.time_limit:g} s" + ("" if with_bombs else "; fork and memory bombs left out (nbgrader cannot be confined here)"), flush=True)
 
         workers = ["--workers", str(args.workers)] if args.workers else []
-        grader_commands = [[sys.executable, "-m", "grader.autograde", "autograde", a, *workers] for a in ASSIGNMENTS]
+        grader_commands = [[sys.executable, "-m", "grader.cli", "autograde", a, *workers] for a in ASSIGNMENTS]
         results = {"grader autograde": timed_run("grader", grader_commands, ours, confine=False)}
         print(f"grader autograde done in {results['grader autograde']['wall']:.1f} s", flush=True)
         if not args.skip_nbgrader:

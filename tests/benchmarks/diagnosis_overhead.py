@@ -4,7 +4,8 @@
 
 For each assignment, a submission is built from the reference with known-wrong implementations
 appended until about half of the tests fail; it is judged `--repeat` times with diagnosis on and
-off (in one process, interleaved). Target: diagnosis adds at most 20 %.
+off, interleaved: in one process (the judge alone) and as whole `grader check --no-record`
+commands (what a learner waits for). Target: diagnosis adds at most 20 % to the command.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,19 +49,26 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     course = Course(ROOT)
-    print("| assignment | failing tests | check without diagnosis | with diagnosis | added |")
-    print("|---|---|---|---|---|")
+    print("| assignment | failing tests | judge without diagnosis | with | added | `grader check` without diagnosis | with | added |")
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch:
         for assignment in args.assignments:
             path, failed, total = half_failing(course, assignment, Path(scratch))
-            times = {True: [], False: []}
+            times = {(where, diagnose): [] for where in ("judge", "command") for diagnose in (False, True)}
             for _ in range(args.repeat):
                 for diagnose in (False, True):
                     started = time.perf_counter()
                     check(course, assignment, path, diagnose=diagnose)
-                    times[diagnose].append(time.perf_counter() - started)
-            off, on = statistics.median(times[False]), statistics.median(times[True])
-            print(f"| {assignment} | {failed}/{total} | {off:.2f} s | {on:.2f} s | {100 * (on / off - 1):+.0f} % |", flush=True)
+                    times["judge", diagnose].append(time.perf_counter() - started)
+                    command = ["grader", "check", assignment, str(path), "--no-record"] + ([] if diagnose else ["--no-diagnosis"])
+                    started = time.perf_counter()
+                    subprocess.run(command, cwd=ROOT, capture_output=True)
+                    times["command", diagnose].append(time.perf_counter() - started)
+            cells = []
+            for where in ("judge", "command"):
+                off, on = statistics.median(times[where, False]), statistics.median(times[where, True])
+                cells.append(f"{off:.2f} s | {on:.2f} s | {100 * (on / off - 1):+.0f} %")
+            print(f"| {assignment} | {failed}/{total} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
