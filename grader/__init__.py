@@ -1,26 +1,21 @@
 """The course's autograder: judged checks in a sandbox, a gradebook, progress along the road.
 
-A submission's way through the package, module by module:
+Its folders follow a submission, in order; imports only run down this list:
 
-    notebook_reading    read the learner's notebook, or say why it is not gradable
-    answer_extraction   find solution cells by grade_id, keep only definitions
-    plain_data          the only format that crosses the sandbox boundary
-    channel             framed messages over the learner process's pipes
-    sandbox             limits, network, files and privileges of the learner process
-    learner_process     the sandboxed interpreter that runs the learner's code
-    learner_connection  the judge's handle on it: calls, time limits, restarts
-    testing, expect     what test cells import, in the kernel and in the judge
-    judge               run every test cell from source/ and decide each verdict
-    misconception       name the classic mistake behind a failure (tests/known_wrong/)
-    gradebook           record the verdicts in nbgrader's gradebook
-    report              tell the learner: terminal table, summary line, JSON
-    notebook_check      the same, inline, from the check cell that ends every notebook
+    course, roadmap  where things are on disk and the settings; the road (roadmap.toml)
+    notebook/        reading a notebook, its cells, the learner's answer, the learner's own copy
+    sandbox/         the wall: plain data, the channel, the judge's and the learner's sides,
+                     Landlock, the learner interpreter and the judge's handle on it
+    judging/         what test cells import (testing, expect), the judge, diagnosis, results
+    gradebook/       the schema of every table, the one writer and the one reader
+    report/          a check as people read it: terminal, check cell, feedback page, CSV
+    class_grading/   a whole class in parallel: the batch, its workers, the export
+    progress/        how far along the road: model, build, next step, terminal, page, CSV
+    authoring/       for course authors: release through nbgrader, the self-test plugin
+    cli              the `grader` command, which imports each wing only when it runs
 
-Around it: `cli` (the `grader` command), `course` and `roadmap` (where things are, the road),
-`workspace` (a learner's own copy), `release` (source/ to release/ and solutions/ via nbgrader),
-`autograde` and `autograde_workers` (a class, in parallel), `feedback` (pages and CSV for a
-class), `progress`, `progress_gradebook`, `next_step`, `progress_report`, `progress_html` and
-`progress_figures` (how far along the road), `selftest` (the course self-test, a pytest plugin).
+`grader.testing` and `grader.notebook_check` keep the import paths that test cells and every
+handed-out notebook use.
 """
 
 __version__ = "0.1.0"

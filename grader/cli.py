@@ -1,11 +1,12 @@
-"""The `grader` command.
+"""The `grader` command: every subcommand's arguments, and each wing imported only when it runs.
 
     grader list                      the road: phases, assignments, what is written
     grader start ID                  copy an assignment to your own workspace
     grader check ID [NOTEBOOK]       judge a notebook: every test, visible and hidden
     grader progress [--all]          how far along the road: one learner, or the class
     grader autograde ID              grade every submission of a class, judged, in parallel
-    grader feedback ID / export      feedback pages for learners, the class CSV
+    grader feedback ID               feedback pages for learners
+    grader export [ID ...]           the class CSV
     grader release [ID ...]          regenerate release/ and solutions/ from source/
 """
 
@@ -16,39 +17,77 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="grader", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="grader", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    learner_help = "your name in the gradebook (default: $GRADER_LEARNER or your login)"
 
-    commands.add_parser("list", help="show the roadmap: phases, assignments, prerequisites")
+    commands.add_parser("list", help="show the roadmap: phases, assignments, prerequisites").set_defaults(func=run_list)
 
     start = commands.add_parser("start", help="copy an assignment to your workspace (submitted/<learner>/<id>/)")
     start.add_argument("assignment")
-    start.add_argument("--learner", help="your name in the gradebook (default: $GRADER_LEARNER or your login)")
+    start.add_argument("--learner", help=learner_help)
+    start.set_defaults(func=run_start)
 
     check = commands.add_parser("check", help="judge a notebook with every test, visible and hidden")
     check.add_argument("assignment")
     check.add_argument("notebook", nargs="?", type=Path, help="default: your workspace copy, else the release notebook")
-    check.add_argument("--learner", help="your name in the gradebook (default: $GRADER_LEARNER or your login)")
+    check.add_argument("--learner", help=learner_help)
     check.add_argument("--json", action="store_true", help="print the per-test results as JSON")
     check.add_argument("--no-record", action="store_true", help="do not record the result in the gradebook")
     check.add_argument("--no-diagnosis", action="store_true", help="do not look for the classic mistake behind each failure")
+    check.set_defaults(func=run_check)
+
+    progress = commands.add_parser("progress", help="how far along the road: one learner, or a class with --all")
+    who = progress.add_mutually_exclusive_group()
+    who.add_argument("--learner", help="whose progress (default: $GRADER_LEARNER or your login)")
+    who.add_argument("--all", action="store_true", help="the whole class: learners by assignment and phase, who is stuck, test pass rates")
+    progress.add_argument("--track", help="follow a reading track for the next step (see `grader list`), e.g. quickstart")
+    progress.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML page with the roadmap picture")
+    progress.add_argument("--csv", type=Path, metavar="FILE", help="also write CSV: one row per learner and assignment")
+    progress.set_defaults(func=run_progress)
+
+    autograde = commands.add_parser("autograde", help="judge every submission of an assignment: parallel, resumable, recorded in the gradebook")
+    autograde.add_argument("assignment")
+    autograde.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    autograde.add_argument("--force", action="store_true", help="regrade every submission, also unchanged ones")
+    autograde.add_argument("--student", action="append", default=[], help="grade only this student (repeatable)")
+    autograde.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (the course folder must be at the same path on its workers)")
+    autograde.set_defaults(func=run_autograde)
+
+    feedback = commands.add_parser("feedback", help="write each learner's feedback page: feedback/<student>/<id>/<id>.html")
+    feedback.add_argument("assignment")
+    feedback.add_argument("--student", action="append", default=[], help="only this student (repeatable)")
+    feedback.set_defaults(func=run_feedback)
+
+    export = commands.add_parser("export", help="write the class grades as CSV: student, assignment, score, max_score, status")
+    export.add_argument("assignments", nargs="*", help="assignment ids (default: every assignment in the gradebook)")
+    export.add_argument("-o", "--output", default="grades.csv", help="CSV file to write, '-' for standard output (default: grades.csv)")
+    export.set_defaults(func=run_export)
 
     release = commands.add_parser("release", help="regenerate release/ and solutions/ from source/ through nbgrader")
     release.add_argument("assignments", nargs="*", help="assignment ids (default: all written)")
     release.add_argument("--gradebook", action="store_true", help="also record the assignments in the course gradebook")
+    release.set_defaults(func=run_release)
+    return top
 
-    from grader import autograde, feedback, progress
 
-    for module in (progress, autograde, feedback):
-        module.register(commands)
-
-    args = parser.parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
-        return args.func(args) if hasattr(args, "func") else COMMANDS[args.command](args)
+        return args.func(args)
     except (LookupError, ValueError) as error:
         print(f"grader {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
+
+
+def _course():
+    from grader.course import Course
+
+    return Course.find()
+
+
+# --- the learner's commands ----------------------------------------------------------------
 
 
 def run_list(args) -> int:
@@ -75,10 +114,9 @@ def run_list(args) -> int:
 
 
 def run_start(args) -> int:
-    from grader.course import Course
-    from grader.workspace import learner_name, start
+    from grader.notebook.workspace import learner_name, start
 
-    course = Course.find()
+    course = _course()
     notebook, created = start(course, learner_name(args.learner), args.assignment)
     where = notebook.relative_to(course.root)
     print(f"{'created' if created else 'already there'}: {where}")
@@ -89,42 +127,146 @@ def run_start(args) -> int:
 def run_check(args) -> int:
     import threading
 
-    from grader.course import Course
-    from grader.gradebook import quick_nbgrader_import, record
-    from grader.judge import check
-    from grader.report import print_report, to_json
-    from grader.workspace import default_notebook, learner_name
+    from grader.judging.judge import check
+    from grader.notebook.workspace import default_notebook, learner_name
 
-    course = Course.find()
+    course = _course()
     learner = learner_name(args.learner)
     notebook = args.notebook or default_notebook(course, learner, args.assignment)
     warm = None
     if not args.no_record:  # import nbgrader's gradebook while the learner process works
-        warm = threading.Thread(target=quick_nbgrader_import, daemon=True)
+        from grader.gradebook.schema import nbgrader_api
+
+        warm = threading.Thread(target=nbgrader_api, daemon=True)
         warm.start()
     report = check(course, args.assignment, notebook, learner=learner, diagnose=not args.no_diagnosis)
-    print(to_json(report)) if args.json else print_report(report)
+    status = 0 if report.complete else 1
+    road = ""
     if warm is not None:
+        from grader.gradebook.writer import record
+
         warm.join()
         try:
             record(course, report)
+            road = _road_line(course, learner) if args.json else ""  # for the check cell
         except Exception as error:  # noqa: BLE001 - the verdict stands even if recording fails
             print(f"grader check: could not record the result in {course.db_url}: {error}", file=sys.stderr)
-            return 3
-    return 0 if report.complete else 1
+            status = 3
+    if args.json:
+        import json
+
+        print(json.dumps({**report.to_dict(), "road": road}, indent=2))
+    else:
+        from grader.report.terminal import print_report
+
+        print_report(report)
+    return status
+
+
+def _road_line(course, learner: str) -> str:
+    """Where the learner stands on the road, in one line; '' if progress cannot be read."""
+    from grader.progress.build import one_line_summary
+
+    try:
+        return one_line_summary(course, learner)
+    except Exception:  # noqa: BLE001 - progress is a courtesy; the verdict stands
+        return ""
+
+
+def run_progress(args) -> int:
+    """0: shown (or nothing recorded yet); 2: a problem the message explains."""
+    from grader.gradebook.reader import GradebookProblem
+    from grader.progress.build import class_progress, learner_progress, off_roadmap_assignments, some_names
+    from grader.progress.model import ClassProgress, NothingRecorded
+
+    try:
+        course = _course()
+        if args.all:
+            progress = class_progress(course.db_url, course=course, track=args.track)
+        else:
+            from grader.notebook.workspace import learner_name
+
+            progress = learner_progress(course.db_url, learner_name(args.learner), track=args.track, course=course)
+    except NothingRecorded as message:
+        print(message)
+        return 0
+    except (GradebookProblem, LookupError, ValueError) as error:
+        print(f"grader progress: {error}", file=sys.stderr)
+        return 2
+    off_road = off_roadmap_assignments(progress)
+    if off_road:
+        print(
+            f"grader progress: the gradebook holds {len(off_road)} assignment(s) not on the roadmap: {some_names(off_road)}; "
+            "they are listed apart and count in no phase (add them to grader/roadmap.toml to place them)",
+            file=sys.stderr,
+        )
+    from grader.progress import terminal
+
+    (terminal.print_class if isinstance(progress, ClassProgress) else terminal.print_learner)(progress)
+    try:
+        if args.csv is not None:
+            from grader.progress import spreadsheet
+
+            spreadsheet.write(progress, args.csv)
+            print(f"wrote {args.csv}")
+        if args.html is not None:
+            from grader.progress.page import write_html
+
+            write_html(progress, args.html)
+            print(f"wrote {args.html}")
+    except OSError as error:
+        print(f"grader progress: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# --- the instructor's commands -------------------------------------------------------------
+
+
+def run_autograde(args) -> int:
+    from rich.console import Console
+
+    from grader.class_grading.batch import autograde, print_summary
+
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    console = Console()
+    batch = autograde(_course(), args.assignment, workers=args.workers, force=args.force, learners=args.student, scheduler=args.scheduler, console=console)
+    print_summary(batch, console)
+    if batch.interrupted:
+        return 130
+    return 1 if batch.count("grader fault") or batch.count("not recorded") else 0
+
+
+def run_feedback(args) -> int:
+    from grader.report.feedback_page import write_feedback
+
+    course = _course()
+    written = write_feedback(course, args.assignment, args.student)
+    if not written:
+        who = f" of {', '.join(args.student)}" if args.student else ""
+        raise LookupError(f"no recorded results for {args.assignment}{who}: grade first (grader autograde {args.assignment})")
+    print(f"wrote {len(written)} feedback page(s) under {written[0].parents[2].relative_to(course.root)}/")
+    return 0
+
+
+def run_export(args) -> int:
+    from grader.class_grading.export import export
+
+    count = export(_course(), args.output, args.assignments)
+    if args.output != "-":
+        print(f"wrote {count} row(s) to {args.output}", file=sys.stderr)
+    return 0
 
 
 def run_release(args) -> int:
-    from grader.course import Course
-    from grader.release import release
+    from grader.authoring.release import release
 
-    course = Course.find()
+    course = _course()
     done = release(course, args.assignments or None, db_url=course.db_url if args.gradebook else None)
     print(f"released {len(done)} assignment(s): {', '.join(done)}")
     return 0
 
-
-COMMANDS = {"list": run_list, "start": run_start, "check": run_check, "release": run_release}
 
 if __name__ == "__main__":
     sys.exit(main())

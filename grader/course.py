@@ -63,18 +63,28 @@ class Course:
     def autograded(self) -> Path:
         return self.root / "autograded"
 
+    @property
+    def feedback(self) -> Path:
+        return self.root / self.config.get("CourseDirectory", {}).get("feedback_directory", "feedback")
+
     def source_notebook(self, assignment: str) -> Path:
+        """source/<id>/<id>.ipynb; LookupError for an assignment that is not written."""
         if not (self.source / assignment).is_dir():
             raise LookupError(f"no assignment '{assignment}' in {self.source} (see `grader list`)")
-        from grader.answer_extraction import source_path_of
-
-        return source_path_of(self.source, assignment)
+        notebooks = sorted((self.source / assignment).glob("*.ipynb"))
+        if len(notebooks) != 1:
+            raise LookupError(f"source/{assignment} should hold exactly one notebook, found {len(notebooks)}")
+        return notebooks[0]
 
     def release_notebook(self, assignment: str) -> Path:
         return self.release / assignment / self.source_notebook(assignment).name
 
     def solution_notebook(self, assignment: str) -> Path:
         return self.solutions / assignment / self.source_notebook(assignment).name
+
+    def known_wrong(self, assignment: str) -> list[Path]:
+        """The known-wrong implementations of `assignment`: tests/known_wrong/<id>/*.py, sorted."""
+        return sorted((self.root / "tests" / "known_wrong" / assignment).glob("*.py"))
 
     def assignments(self) -> list[str]:
         """Assignments written so far: folders of source/ holding a notebook."""
@@ -85,6 +95,11 @@ class Course:
         from traitlets.config.loader import PyFileConfigLoader
 
         return PyFileConfigLoader(CONFIG_FILE, path=str(self.root)).load_config()
+
+    @property
+    def course_id(self) -> str:
+        """nbgrader's course id (`c.CourseDirectory.course_id`)."""
+        return self.config.get("CourseDirectory", {}).get("course_id", "default_course")
 
     @property
     def db_url(self) -> str:

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from grader.answer_extraction import keep_definitions, property_words
-from grader.notebook_reading import NotGradable, read_notebook
+from grader.notebook.answer import keep_definitions
+from grader.notebook.cells import property_words
+from grader.notebook.reading import NotGradable, read_notebook
 
 
 @pytest.mark.cpu

@@ -18,14 +18,15 @@ import time
 
 import pytest
 
-from grader import answer_extraction
-from grader.answer_extraction import is_solution
-from grader.autograde import autograde
+from grader.notebook.cells import test_cells as source_tests  # not named test_*: pytest would collect it
+from grader.notebook.cells import is_solution
+from grader.class_grading.batch import autograde
 from grader.cli import main as grader_main
 from grader.course import Course
-from grader.feedback import Attempt, feedback_html
-from grader.answer_extraction import hidden_lines
-from grader.selftest import with_code_appended
+from grader.gradebook.reader import Attempt
+from grader.report.feedback_page import feedback_html
+from grader.notebook.cells import hidden_lines
+from grader.authoring.selftest import with_code_appended
 
 from conftest import ROOT
 
@@ -169,7 +170,7 @@ def grade_or_die(course_root, assignment, learner, notebook):
     """A worker function whose process dies on one learner (a stand-in for a grader crash)."""
     if learner == "crasher":
         os._exit(3)
-    from grader.autograde_workers import grade
+    from grader.class_grading.workers import grade
 
     return grade(course_root, assignment, learner, notebook)
 
@@ -228,7 +229,7 @@ def test_feedback_pages_name_properties_and_never_show_hidden_tests(graded_class
     assert grader_main(["feedback", ASSIGNMENT]) == 0
     secrets = hidden_lines(course.source_notebook(ASSIGNMENT))
     assert secrets
-    words = [t.words for t in answer_extraction.test_cells(course.source_notebook(ASSIGNMENT))]
+    words = [t.words for t in source_tests(course.source_notebook(ASSIGNMENT))]
     pages = {}
     for learner in ("ada", "bob", "cy", "dee"):
         page = course.root / "feedback" / learner / ASSIGNMENT / f"{ASSIGNMENT}.html"
@@ -250,7 +251,7 @@ def test_feedback_escapes_learner_text_and_blanks_quoted_hidden_lines():
     secret = "expect.close(learner.f(x), reference.f(x), atol=1e-9)"
     row = dict(status="failed", hidden=True, gpu=False, points=0.0, max_points=2.0, words="f is right", category="exception",
                message=f"your code raised ValueError: <script>alert(1)</script> {secret}")
-    page = feedback_html(Attempt("mallory", ASSIGNMENT, __import__("datetime").datetime(2026, 1, 1), [row]), [secret])
+    page = feedback_html(Attempt.of_tests("mallory", ASSIGNMENT, __import__("datetime").datetime(2026, 1, 1), [row]), [secret])
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert secret not in page and "[hidden test line]" in page
 

@@ -70,20 +70,19 @@ def test_bad_learner_name_is_refused(course_copy, capsys):
 @pytest.mark.parametrize("assignment", WRITTEN)
 def test_feedback_never_shows_hidden_test_source(course_copy, tmp_path, assignment):
     """Reports on the stub and on every known-wrong implementation carry no line of a hidden test."""
-    from grader.judge import check
-    from grader.report import to_json
-    from grader.answer_extraction import hidden_lines
-    from grader.selftest import known_wrong, with_code_appended
+    from grader.judging.judge import check
+    from grader.notebook.cells import hidden_lines
+    from grader.authoring.selftest import with_code_appended
 
     secrets = hidden_lines(course_copy.source_notebook(assignment))
     assert secrets, "the assignment has no hidden tests"
     reports = [check(course_copy, assignment, course_copy.release_notebook(assignment))]
-    for wrong in known_wrong(course_copy, assignment):
+    for wrong in course_copy.known_wrong(assignment):
         path = tmp_path / f"{wrong.stem}.ipynb"
         path.write_text(json.dumps(with_code_appended(course_copy.solution_notebook(assignment), wrong.read_text())))
         reports.append(check(course_copy, assignment, path))
     for report in reports:
-        text = to_json(report)
+        text = report.to_json()
         leaked = [line for line in secrets if line in text]
         assert not leaked, f"{report.notebook} feedback shows hidden test lines: {leaked[:3]}"
 

@@ -108,9 +108,9 @@ def _screenshot_whole(page, element, path: Path) -> None:
 
 
 def _has_progress_line() -> bool:
-    """Whether grader.progress offers the one-line roadmap summary the check cell shows."""
+    """Whether grader.progress.build offers the one-line roadmap summary the check cell shows."""
     try:
-        return callable(getattr(importlib.import_module("grader.progress"), "one_line_summary", None))
+        return callable(getattr(importlib.import_module("grader.progress.build"), "one_line_summary", None))
     except ImportError:
         return False
 
@@ -186,7 +186,7 @@ def test_check_cell_shows_the_judged_result_and_validate_shows_visible_tests(cou
         assert check.locator(".jp-OutputArea-executeResult").count() == 0, "no Out[n] (a raw report dict) under the table"
         if _has_progress_line():
             assert check.locator(".grader-progress").count() == 1, \
-                "grader.progress.one_line_summary exists, yet the check cell shows no roadmap line (did it raise?)"
+                "grader.progress.build.one_line_summary exists, yet the check cell shows no roadmap line (did it raise?)"
         _screenshot_whole(page, check, ARTIFACTS / "jupyterlab-check-cell.png")
         # Recorded for the learner whose workspace this is (submitted/<learner>/), in the course's gradebook.
         with contextlib.closing(sqlite3.connect(course / "gradebook.db")) as db:

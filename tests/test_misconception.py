@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from grader.judge import check
-from grader.misconception import known_wrong_files, load
-from grader.selftest import with_code_appended
+from grader.course import Course
+from grader.judging.judge import check
+from grader.judging.diagnosis import load
+from grader.authoring.selftest import with_code_appended
 
 from conftest import ROOT, WRITTEN
 from test_threat_model import stub_functions
@@ -31,7 +32,7 @@ def _nudge(value):
     return value
 """
 
-CASES = [(a, p.stem) for a in WRITTEN for p in known_wrong_files(ROOT, a)]
+CASES = [(a, p.stem) for a in WRITTEN for p in Course(ROOT).known_wrong(a)]
 
 
 def judge_with(course, tmp_path, assignment, code):
@@ -75,8 +76,8 @@ def test_unknown_bug_gets_no_false_diagnosis(course_copy, tmp_path, assignment):
 @pytest.mark.cpu
 def test_class_report_counts_learners_per_mistake(course_copy, tmp_path, capsys):
     from grader.cli import main
-    from grader.gradebook import record
-    from grader.progress import class_progress
+    from grader.gradebook.writer import record
+    from grader.progress.build import class_progress
 
     assignment, mistake = "03-probability", "kl_arguments_swapped"
     path = course_copy.root / "tests" / "known_wrong" / assignment / f"{mistake}.py"

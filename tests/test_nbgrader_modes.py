@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from grader.answer_extraction import test_cells as graded_cells_of
+from grader.notebook.cells import test_cells as graded_cells_of
 from grader.cli import main
 
 from conftest import WRITTEN

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.plain_data import NotPlainData, decode, encode
+from grader.sandbox.plain_data import NotPlainData, decode, encode
 
 
 @pytest.mark.cpu

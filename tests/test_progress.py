@@ -15,7 +15,6 @@ reported absent, so every learner has a GPU test "not run", as on a CPU machine.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import datetime as dt
@@ -28,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import progress
-from grader.answer_extraction import test_cells as source_tests  # not named test_*: pytest would collect it
-from grader.progress import class_progress, learner_progress, next_assignment
+from grader.notebook.cells import test_cells as source_tests  # not named test_*: pytest would collect it
+from grader.progress.build import class_progress, learner_progress
+from grader.progress.next_step import next_assignment
 from grader.roadmap import load
 
 ASSIGNMENT = "01-linear-algebra"
@@ -41,11 +40,10 @@ _filled: dict[str, object] = {}  # the filled gradebook's bytes and the partly s
 
 
 def grader_progress(*argv: str) -> int:
-    """`grader progress ARGV` through the subcommand's own register() (as cli.py wires it)."""
-    parser = argparse.ArgumentParser(prog="grader")
-    progress.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["progress", *argv])
-    return args.func(args)
+    """`grader progress ARGV`, as the command line runs it."""
+    from grader.cli import main
+
+    return main(["progress", *argv])
 
 
 def _notebook(path: Path) -> dict:
@@ -84,8 +82,8 @@ def course(course_copy, tmp_path, monkeypatch):
     if "db" in _filled:
         db.write_bytes(_filled["db"])
         return course_copy
-    from grader import judge
-    from grader.gradebook import record
+    from grader.judging import judge
+    from grader.gradebook.writer import record
 
     monkeypatch.setattr(judge, "_cuda_available", lambda: False)  # a CPU machine, wherever this runs
     solution = judge.check(course_copy, ASSIGNMENT, course_copy.solution_notebook(ASSIGNMENT))
@@ -333,7 +331,7 @@ def test_unknown_learner_and_unknown_track_are_clear_errors(course, capsys):
 def test_assignments_off_the_roadmap_are_listed_apart(course, tmp_path, capsys):
     from sqlalchemy import create_engine, insert
 
-    from grader.gradebook import test_results
+    from grader.gradebook.schema import test_results
 
     engine = create_engine(course.db_url)
     with engine.begin() as connection:
@@ -395,10 +393,9 @@ def test_gradebook_graded_by_nbgrader_alone_still_reports(course):
 
 
 def _nbgrader_schema(course) -> None:
-    from grader.gradebook import quick_nbgrader_import
+    from grader.gradebook.schema import nbgrader_api
 
-    quick_nbgrader_import()
-    from nbgrader.api import Gradebook
+    Gradebook, _ = nbgrader_api()
 
     with Gradebook(course.db_url, course_id="llm-course") as gradebook:
         gradebook.update_or_create_assignment(ASSIGNMENT)

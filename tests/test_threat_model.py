@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.answer_extraction import is_solution, is_test, read_source
+from grader.notebook.cells import is_solution, is_test, read_source
 from grader.course import Course, SandboxLimits
-from grader.judge import check
+from grader.judging.judge import check
 
 COURSE = Course.find(Path(__file__).parent)
 ASSIGNMENTS = os.environ.get("GRADER_ATTACK_TARGETS", "01-linear-algebra 13-attention").split()

@@ -89,7 +89,7 @@ def plan_class(count: int, with_bombs: bool) -> list[tuple[str, str, str]]:
 def notebook_for(course: Path, assignment: str, kind: str, seed: int) -> str:
     """The submitted notebook's text, aimed at `course` (attacks name its path)."""
     import test_threat_model as threats
-    from grader.answer_extraction import is_solution, nbgrader_meta
+    from grader.notebook.cells import is_solution, nbgrader_meta
 
     release = json.loads((course / "release" / assignment / f"{assignment}.ipynb").read_text())
     solution = json.loads((course / "solutions" / assignment / f"{assignment}.ipynb").read_text())
@@ -225,7 +225,7 @@ def scores(course: Path) -> dict[str, float]:
 
 
 def max_points(course: Path) -> dict[str, float]:
-    from grader.answer_extraction import test_cells
+    from grader.notebook.cells import test_cells
     from grader.course import Course
 
     return {a: sum(t.points for t in test_cells(Course(course).source_notebook(a)) if not t.gpu) for a in ASSIGNMENTS}

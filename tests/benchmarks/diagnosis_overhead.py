@@ -23,16 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from grader.course import Course  # noqa: E402
-from grader.judge import check  # noqa: E402
-from grader.misconception import known_wrong_files  # noqa: E402
-from grader.selftest import with_code_appended  # noqa: E402
+from grader.judging.judge import check  # noqa: E402
+  # noqa: E402
+from grader.authoring.selftest import with_code_appended  # noqa: E402
 
 
 def half_failing(course: Course, assignment: str, scratch: Path) -> tuple[Path, int, int]:
     """The reference plus known mistakes, added one by one until half the tests fail."""
     total = len(check(course, assignment, course.solution_notebook(assignment), diagnose=False).results)
     code, path, failed = "", scratch / f"{assignment}.ipynb", 0
-    for wrong in known_wrong_files(course.root, assignment):
+    for wrong in course.known_wrong(assignment):
         trial = code + "\n" + wrong.read_text()
         path.write_text(json.dumps(with_code_appended(course.solution_notebook(assignment), trial)))
         failed = sum(r.status == "failed" for r in check(course, assignment, path, diagnose=False).results)

@@ -35,12 +35,11 @@ def make_gradebook(path: Path, learners: int, seed: int) -> int:
     """Fill a new gradebook at `path`; the number of grader_test_results rows."""
     from sqlalchemy import MetaData, create_engine, insert
 
-    from grader.gradebook import metadata as grader_metadata, quick_nbgrader_import
+    from grader.gradebook.schema import metadata as grader_metadata, nbgrader_api
     from grader.roadmap import load
 
     url = f"sqlite:///{path}"
-    quick_nbgrader_import()
-    from nbgrader.api import Gradebook
+    Gradebook, _ = nbgrader_api()
 
     with Gradebook(url, course_id="llm-course"):
         pass  # nbgrader creates its own schema
@@ -107,22 +106,22 @@ def make_gradebook(path: Path, learners: int, seed: int) -> int:
 def report_once(url: str, scratch: Path) -> dict[str, float]:
     from rich.console import Console
 
-    from grader import progress_report
-    from grader.progress import class_progress
-    from grader.progress_html import write_html
+    from grader.progress import spreadsheet, terminal
+    from grader.progress.build import class_progress
+    from grader.progress.page import write_html
 
     times = {}
     started, started_cpu = time.perf_counter(), time.process_time()
     progress = class_progress(url)
     times["data"] = time.perf_counter() - started
     mark = time.perf_counter()
-    progress_report.print_class(progress, Console(file=io.StringIO(), width=160, force_terminal=True))
+    terminal.print_class(progress, Console(file=io.StringIO(), width=160, force_terminal=True))
     times["terminal"] = time.perf_counter() - mark
     mark = time.perf_counter()
     write_html(progress, scratch / "class.html")
     times["html"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    progress_report.write_csv(progress, scratch / "class.csv")
+    spreadsheet.write(progress, scratch / "class.csv")
     times["csv"] = time.perf_counter() - mark
     times["total"] = time.perf_counter() - started
     # CPU seconds of this process: on a machine shared with other work, wall time is inflated by
@@ -136,10 +135,7 @@ def whole_command(scratch: Path, db: Path) -> tuple[float, float]:
     course = scratch / "course"
     (course / "source").mkdir(parents=True, exist_ok=True)
     (course / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.db_url = 'sqlite:///{db}'\n")
-    code = (
-        "import argparse, sys; from grader import progress; p = argparse.ArgumentParser(); s = p.add_subparsers(dest='command');"
-        "progress.register(s); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"
-    )
+    code = "import sys; from grader.cli import main; sys.exit(main(sys.argv[1:]))"
     env = dict(os.environ, GRADER_COURSE_ROOT=str(course))
     command = [sys.executable, "-c", code, "progress", "--all", "--html", str(scratch / "cmd.html"), "--csv", str(scratch / "cmd.csv")]
     before = os.times()
@@ -164,7 +160,7 @@ def main() -> None:
         started = time.perf_counter()
         count = make_gradebook(db, args.learners, args.seed)
         print(f"gradebook: {args.learners} learners x 34 assignments, {count} test rows ({time.perf_counter() - started:.1f} s to fill)")
-        import grader.progress_html  # noqa: F401 - imports are timed by the whole command below, not here
+        import grader.progress.page  # noqa: F401 - imports are timed by the whole command below, not here
 
         runs = [report_once(f"sqlite:///{db}", scratch) for _ in range(args.repeat)]
         print(f"  load average before timing: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

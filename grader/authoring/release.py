@@ -1,0 +1,107 @@
+"""release/ and solutions/ from source/, through nbgrader.
+
+Each assignment is authored as a jupytext text twin, `source/<id>/<id>.py` (percent format,
+nbgrader metadata in the cell headers). `sync_notebook` writes the nbgrader source notebook
+`source/<id>/<id>.ipynb` from it, ending with the check cell (grader.notebook_check); nbgrader's GenerateAssignment and GenerateSolution then write
+release/ and solutions/. Nothing under release/ or solutions/ is edited by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from grader.course import Course
+from grader.report.check_cell import check_cell
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def notebook_from_text(text_path: Path):
+    """The nbgrader source notebook for a text twin, with jupytext's bookkeeping removed."""
+    notebook = jupytext.read(text_path, fmt="py:percent")
+    notebook.metadata = nbformat.from_dict({
+        "kernelspec": KERNELSPEC,
+        "language_info": {"name": "python"},
+    })
+    for cell in notebook.cells:
+        cell.metadata.pop("lines_to_next_cell", None)
+        cell.metadata.pop("cell_marker", None)
+        if "id" in cell:
+            del cell["id"]
+    notebook.nbformat, notebook.nbformat_minor = 4, 4
+    assignment = text_path.parent.name
+    notebook.cells.append(nbformat.from_dict(check_cell(assignment)))
+    return notebook
+
+
+def notebook_text(notebook) -> str:
+    return nbformat.writes(notebook) + "\n"
+
+
+def sync_notebook(course: Course, assignment: str) -> bool:
+    """Write source/<id>/<id>.ipynb from its text twin; True when it changed."""
+    text_path = course.source / assignment / f"{assignment}.py"
+    if not text_path.is_file():
+        return False
+    target = text_path.with_suffix(".ipynb")
+    text = notebook_text(notebook_from_text(text_path))
+    if target.is_file() and target.read_text() == text:
+        return False
+    target.write_text(text)
+    return True
+
+
+def release(course: Course, assignments: list[str] | None = None, db_url: str | None = None) -> list[str]:
+    """Regenerate source notebooks, release/ and solutions/ for `assignments` (default: all).
+
+    nbgrader records the assignments in a gradebook as it goes; by default a throwaway one,
+    so that releasing is free of side effects and several releases can run at once. Pass the
+    course's `db_url` to record them in the class gradebook instead.
+    """
+    with tempfile.TemporaryDirectory(prefix="grader-release-") as scratch:
+        return _release(course, assignments, db_url or f"sqlite:///{scratch}/gradebook.db")
+
+
+def _release(course: Course, assignments: list[str] | None, db_url: str) -> list[str]:
+    from nbgrader.converters import GenerateAssignment, GenerateSolution
+    from nbgrader.coursedir import CourseDirectory
+
+    ids = assignments or sorted(p.name for p in course.source.iterdir() if (p / f"{p.name}.py").is_file() or list(p.glob("*.ipynb")))
+    for assignment in ids:
+        sync_notebook(course, assignment)
+    config = course.config.copy()
+    config.CourseDirectory.db_url = db_url
+    coursedir = CourseDirectory(config=config, root=str(course.root))
+    for assignment in ids:
+        coursedir.assignment_id = assignment
+        for converter in (GenerateAssignment, GenerateSolution):
+            app = converter(coursedir=coursedir, config=config)
+            app.force = True
+            if converter is GenerateAssignment:
+                app.create_assignment = True
+            else:
+                # Solutions are committed: executing them would write this machine's outputs
+                # (timings, plots) into them, and they would drift on every release.
+                app.preprocessors = [p for p in app.preprocessors if p.__name__ != "Execute"]
+            _run_quietly(app, f"nbgrader {converter.__name__} {assignment}")
+    return ids
+
+
+def _run_quietly(app, what: str) -> None:
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    app.log.addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            app.start()
+    except BaseException as error:
+        raise RuntimeError(f"{what} failed: {error}\n{log.getvalue()}") from None
+    finally:
+        app.log.removeHandler(handler)

@@ -1,0 +1,117 @@
+"""The learner's side of the wall: the learner process confines itself before running learner code.
+
+`confine(plan)` applies every protection of the plan this machine offers (cgroups, rlimits, a
+network namespace, Landlock, dropped capabilities) and says which were on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+from pathlib import Path
+
+from grader.sandbox import landlock
+from grader.sandbox.plan import Plan
+
+CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def confine(plan_: Plan) -> dict:
+    """Apply every protection this machine offers to the calling process; say which were on."""
+    on: dict[str, str] = {}
+    for group in [plan_.cgroup, *plan_.extra_cgroups]:
+        if not group:
+            continue
+        try:
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            continue
+        if group == plan_.cgroup:
+            on["processes"] = f"cgroup pids.max={plan_.processes}"
+        if group in plan_.extra_cgroups or os.path.isfile(os.path.join(group, "cpu.max")):
+            on["cpu share"] = "one core (cgroup)"
+    _limit(resource.RLIMIT_AS, plan_.memory_mb << 20)
+    _limit(resource.RLIMIT_CPU, plan_.cpu_seconds)
+    _limit(resource.RLIMIT_FSIZE, plan_.output_mb << 20)
+    _limit(resource.RLIMIT_CORE, 0)
+    on["memory"] = f"{plan_.memory_mb} MiB address space"
+    on["cpu"] = f"{plan_.cpu_seconds} s"
+    if "processes" not in on and os.geteuid() != 0:
+        _limit(resource.RLIMIT_NPROC, _processes_of_this_user() + plan_.processes)
+        on["processes"] = f"RLIMIT_NPROC +{plan_.processes}"
+    network = _leave_network()
+    if network:
+        on["network"] = network
+    try:
+        abi = landlock.restrict(plan_.read, plan_.write)
+    except OSError as error:
+        abi = 0
+        on["files"] = f"unprotected ({error})"
+    if abi:
+        on["files"] = f"landlock ABI {abi}"
+        if "network" not in on and abi >= 4:
+            on["network"] = "landlock: no TCP"
+        if abi >= 6:
+            on["signals"] = "landlock scoped"
+    if os.geteuid() == 0 and _drop_capabilities():
+        on["privileges"] = "root without capabilities"
+    return on
+
+
+def _limit(which: int, value: int) -> None:
+    soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, value))
+
+
+def _processes_of_this_user() -> int:
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def _leave_network() -> str | None:
+    if os.geteuid() == 0:
+        if _libc.unshare(CLONE_NEWNET) == 0:
+            return "network namespace (no interfaces)"
+        return None
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return None
+    try:
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+    except OSError:
+        pass
+    return "user + network namespace (no interfaces)"
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_capabilities() -> bool:
+    PR_CAPBSET_DROP = 24
+    for cap in range(64):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header = _CapHeader(0x20080522, 0)
+    data = (_CapData * 2)()
+    return _libc.capset(ctypes.byref(header), ctypes.byref(data)) == 0
+
+
