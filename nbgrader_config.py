@@ -16,9 +16,9 @@ c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = f"sqlite:///{course_root / 'gradebook.db'}"
-# The text twins (<id>.py, jupytext percent format) are the authored form of each notebook;
-# they must never be copied into release/.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
+# The text twins (<id>.py, jupytext percent format) are the authored form of each notebook, and
+# reference_times.json the reference's measured time per test: neither is copied into release/.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "reference_times.json"]
 
 # The exchange lives inside the course, so the JupyterLab extension finds released assignments.
 c.Exchange.root = str(course_root / "exchange")
@@ -36,7 +36,14 @@ c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
 # The judged grader (grader check / grader autograde): limits on the learner process.
+# A test may use time_factor times the reference's own CPU time on it (source/<id>/reference_times.json),
+# at least time_floor and at most time_per_test seconds (a test cell may declare more in its
+# metadata, grader={"time_limit": 60}, for training); all tests of one notebook at most
+# time_per_submission seconds of wall time.
 c.Sandbox.time_per_test = 15.0
+c.Sandbox.time_floor = 2.0
+c.Sandbox.time_factor = 25.0
+c.Sandbox.time_per_submission = 180.0
 c.Sandbox.time_to_load = 60.0
 c.Sandbox.memory_mb = 4096
 c.Sandbox.processes = 64

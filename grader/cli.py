@@ -125,27 +125,27 @@ def run_start(args) -> int:
 
 
 def run_check(args) -> int:
-    import threading
-
-    from grader.judging.judge import check
+    from grader.judging.remote import check_in_zygote
     from grader.notebook.workspace import default_notebook, learner_name
 
     course = _course()
     learner = learner_name(args.learner)
     notebook = args.notebook or default_notebook(course, learner, args.assignment)
-    warm = None
-    if not args.no_record:  # import nbgrader's gradebook while the learner process works
-        from grader.gradebook.schema import nbgrader_api
+    course.source_notebook(args.assignment)  # an unknown assignment is told at once
 
-        warm = threading.Thread(target=nbgrader_api, daemon=True)
-        warm.start()
-    report = check(course, args.assignment, notebook, learner=learner, diagnose=not args.no_diagnosis)
+    def get_the_gradebook_ready():  # in this process, while the judge works in its own
+        if not args.no_record:
+            from grader.gradebook.schema import nbgrader_api
+
+            nbgrader_api()
+
+    report = check_in_zygote(course, args.assignment, notebook, learner=learner, diagnose=not args.no_diagnosis,
+                             meanwhile=get_the_gradebook_ready)
     status = 0 if report.complete else 1
     road = ""
-    if warm is not None:
+    if not args.no_record:
         from grader.gradebook.writer import record
 
-        warm.join()
         try:
             record(course, report)
             road = _road_line(course, learner) if args.json else ""  # for the check cell

@@ -18,7 +18,10 @@ CONFIG_FILE = "nbgrader_config.py"
 class SandboxLimits:
     """Limits on the learner process (`c.Sandbox.*` in nbgrader_config.py)."""
 
-    time_per_test: float = 15.0  # seconds of wall time for one test cell's learner calls
+    time_per_test: float = 15.0  # most CPU seconds one test's learner calls may take (a test cell may declare more)
+    time_floor: float = 2.0  # least time a test gets, however fast the reference is
+    time_factor: float = 25.0  # a test gets this many times the reference's own time on it, between floor and most
+    time_per_submission: float = 180.0  # wall seconds for all tests of one submission; the rest: "time budget used up"
     time_to_load: float = 60.0  # seconds to import and define the learner's answer
     memory_mb: int = 4096  # address space of the learner process
     processes: int = 64  # processes and threads the learner may run

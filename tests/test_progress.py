@@ -33,6 +33,7 @@ from grader.progress.next_step import next_assignment
 from grader.roadmap import load
 
 ASSIGNMENT = "01-linear-algebra"
+PLANNED = next(a.id for a in load().assignments if a.status != "written")  # the first assignment not written yet
 SOLVED_CELL = "cosine_similarity"  # the one solution cell the partly solved notebook gets
 GPU_TEST = "cosine_zero_vectors_and_range"  # tagged `gpu` in the course copy
 CHROMIUM = Path("/usr/bin/chromium")
@@ -160,7 +161,7 @@ def test_phases_roadmap_statuses_and_points(course):
     assert [p.number for p in ada.phases] == list(roadmap.phases) and len(ada.assignments) == len(roadmap.assignments)
     by_id = {a.id: a for a in ada.assignments}
     assert by_id["02-calculus"].status == "not started" and by_id["02-calculus"].max_points > 0  # points from source/
-    assert by_id["05-autograd"].status == "planned" and by_id["05-autograd"].max_points is None
+    assert by_id[PLANNED].status == "planned" and by_id[PLANNED].max_points is None
     phase1 = ada.phases[0]
     assert phase1.passed == 1 and phase1.earned == 33 and 0 < phase1.share < 1
     assert phase1.available == sum(a.cpu_points for a in phase1.assignments if a.cpu_points is not None)
@@ -197,9 +198,9 @@ def test_next_step_follows_prerequisites_and_tracks():
     assert step([], "practitioner")[1].startswith("needed before 13-attention (next on track practitioner)")
     written = [a.id for a in roadmap.assignments if a.status == "written"]
     nothing, note = step(written)
-    assert nothing is None and "05-autograd, which is planned" in note
-    started, _ = next_assignment(roadmap, set(written), None, started={"05-autograd"})  # on the road, whatever the file says
-    assert started.assignment.id == "05-autograd"
+    assert nothing is None and f"{PLANNED}, which is planned" in note
+    started, _ = next_assignment(roadmap, set(written), None, started={PLANNED})  # on the road, whatever the file says
+    assert started.assignment.id == PLANNED
 
 
 # ---------------------------------------------------------------- the command and its outputs
@@ -244,7 +245,7 @@ def test_csv_one_row_per_learner_and_assignment(course, tmp_path, capsys):
     partly = f"{_filled['partly']:g}"
     assert (ben["status"], ben["attempts"], ben["best"], ben["latest"], ben["score"], ben["max"]) == ("in progress", "3", partly, partly, partly, "34")
     assert ben["last_attempt"].endswith("Z")
-    ada = next(r for r in rows if r["learner"] == "ada" and r["assignment"] == "05-autograd")
+    ada = next(r for r in rows if r["learner"] == "ada" and r["assignment"] == PLANNED)
     assert (ada["status"], ada["attempts"], ada["score"], ada["max"]) == ("planned", "0", "", "")
     one = tmp_path / "ben.csv"
     assert grader_progress("--learner", "ben", "--csv", str(one)) == 0

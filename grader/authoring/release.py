@@ -58,15 +58,37 @@ def sync_notebook(course: Course, assignment: str) -> bool:
     return True
 
 
-def release(course: Course, assignments: list[str] | None = None, db_url: str | None = None) -> list[str]:
+def release(course: Course, assignments: list[str] | None = None, db_url: str | None = None, calibrate: bool = True) -> list[str]:
     """Regenerate source notebooks, release/ and solutions/ for `assignments` (default: all).
 
     nbgrader records the assignments in a gradebook as it goes; by default a throwaway one,
     so that releasing is free of side effects and several releases can run at once. Pass the
-    course's `db_url` to record them in the class gradebook instead.
+    course's `db_url` to record them in the class gradebook instead. With `calibrate`, the
+    reference is judged where its time on each test was not yet measured on this source
+    notebook, and source/<id>/reference_times.json is written (grader.judging.time_limits).
     """
     with tempfile.TemporaryDirectory(prefix="grader-release-") as scratch:
-        return _release(course, assignments, db_url or f"sqlite:///{scratch}/gradebook.db")
+        ids = _release(course, assignments, db_url or f"sqlite:///{scratch}/gradebook.db")
+    if calibrate:
+        for assignment in ids:
+            calibrate_time_limits(course, assignment)
+    return ids
+
+
+def calibrate_time_limits(course: Course, assignment: str, force: bool = False) -> bool:
+    """Judge the reference and record its time on each test; True when it was measured anew."""
+    from grader.judging import time_limits
+    from grader.judging.judge import check
+
+    source = course.source_notebook(assignment)
+    if time_limits.is_current(source) and not force:
+        return False
+    report = check(course, assignment, course.solution_notebook(assignment), diagnose=False)
+    failed = [r.name for r in report.results if r.status == "failed"]
+    if report.not_gradable or failed:
+        raise RuntimeError(f"{assignment}: the reference fails under grader check, so its time cannot be measured: {report.not_gradable or failed}")
+    time_limits.write_reference_times(source, {r.name: r.seconds for r in report.results if r.status == "passed"})
+    return True
 
 
 def _release(course: Course, assignments: list[str] | None, db_url: str) -> list[str]:

@@ -3,30 +3,42 @@
 For each source notebook it collects:
 
 - `in-sync`: source/<id>/<id>.ipynb, release/<id>/ and solutions/<id>/ are exactly what the text
-  twin and nbgrader generate;
+  twin and nbgrader generate, and the reference's time per test was measured on this source;
 - `no-hidden-text`: no hidden test text (markers or any hidden line) anywhere under release/<id>/;
-- `reference-judged`: the reference solution passes every CPU test cell under `grader check`;
-- `reference-kernel`: the solution notebook runs top to bottom in a kernel, every test cell passing;
-- `stub-fails`: the release stub fails every graded test cell;
+- `reference-judged`: the reference passes every CPU test cell under `grader check`, with no
+  classic mistake named and within every test's time limit;
+- `stub-fails`: the release stub fails every graded test cell, and its report shows no hidden line;
 - `known-wrong[name]`: each known-wrong implementation (tests/known_wrong/<id>/) is caught by a
-  hidden test;
+  hidden test, named exactly as itself by the diagnosis, and its report shows no hidden line;
+- `unknown-bug`: every output of the reference nudged by 0.3 % loses points and is named as no
+  classic mistake;
+- `nbgrader` (marker `slow`): under real `nbgrader autograde` the reference gets every CPU point,
+  the stub none; the reference notebook runs top to bottom in the kernel without an error, and
+  every figure cell draws an image;
 - `reference-gpu` (marker `gpu`): the GPU-tagged test cells pass where CUDA is present.
 
-Select with markers (`-m cpu`, `-m gpu`), by path (`pytest source/13-attention`) or with
-`--assignment ID`.
+The judged items of one assignment share work: its learner processes are forks of one warm
+zygote, and a known-wrong implementation is judged only on the tests that reach a function it
+redefines. With pytest-xdist (`-n auto --dist loadgroup`, the project's default) each
+assignment's items stay on one worker. Select with markers (`-m cpu`, `-m gpu`, `-m "not slow"`), by path
+(`pytest source/13-attention`) or with `--assignment ID`.
 """
 
 from __future__ import annotations
 
 import filecmp
 import json
+import os
 import shutil
 import tempfile
+from functools import cached_property
 from pathlib import Path
 
 import pytest
 
-from grader.notebook.cells import HIDDEN_BEGIN, HIDDEN_END, hidden_lines, is_solution
+from grader.notebook.cells import HIDDEN_BEGIN, HIDDEN_END, hidden_lines, is_solution, is_test
+
+TIMES_FILE = "reference_times.json"
 
 
 def pytest_addoption(parser):
@@ -57,35 +69,36 @@ class AssignmentFile(pytest.File):
 
         course = Course(self.path.parent.parent.parent)
         assignment = self.path.parent.name
+        runs = Runs(course, assignment)
         checks = [
             ("in-sync", check_in_sync, []),
             ("no-hidden-text", check_no_hidden_text, []),
             ("reference-judged", check_reference_judged, []),
-            ("reference-kernel", check_reference_kernel, [pytest.mark.slow]),
             ("stub-fails", check_stub_fails, []),
         ]
+        checks += [(f"known-wrong[{w.stem}]", lambda r, w=w: check_known_wrong(r, w), []) for w in course.known_wrong(assignment)]
+        checks += [
+            ("unknown-bug", check_unknown_bug, []),
+            ("nbgrader", check_nbgrader, [pytest.mark.slow]),
+        ]
+        together = pytest.mark.xdist_group(assignment)  # one worker judges all of an assignment (--dist loadgroup)
         for name, function, marks in checks:
-            yield SelfTest.from_parent(self, name=name, course=course, assignment=assignment, function=function, marks=[pytest.mark.cpu, *marks])
-        for wrong in course.known_wrong(assignment):
-            yield SelfTest.from_parent(
-                self, name=f"known-wrong[{wrong.stem}]", course=course, assignment=assignment,
-                function=lambda c, a, w=wrong: check_known_wrong(c, a, w), marks=[pytest.mark.cpu],
-            )
-        yield SelfTest.from_parent(self, name="reference-gpu", course=course, assignment=assignment, function=check_reference_gpu, marks=[pytest.mark.gpu])
+            yield SelfTest.from_parent(self, name=name, runs=runs, function=function, marks=[pytest.mark.cpu, together, *marks])
+        yield SelfTest.from_parent(self, name="reference-gpu", runs=runs, function=check_reference_gpu, marks=[pytest.mark.gpu, together])
 
 
 class SelfTest(pytest.Item):
-    def __init__(self, *, course, assignment, function, marks, **kwargs):
+    def __init__(self, *, runs, function, marks, **kwargs):
         super().__init__(**kwargs)
-        self.course, self.assignment, self.function = course, assignment, function
+        self.runs, self.function = runs, function
         for mark in marks:
             self.add_marker(mark)
 
     def runtest(self):
-        self.function(self.course, self.assignment)
+        self.function(self.runs)
 
     def reportinfo(self):
-        return self.path, None, f"{self.assignment}::{self.name}"
+        return self.path, None, f"{self.runs.assignment}::{self.name}"
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, SelfTestFailure):
@@ -97,30 +110,73 @@ class SelfTestFailure(AssertionError):
     pass
 
 
+class Runs:
+    """The judged runs one assignment's items share, each made once, when first needed."""
+
+    def __init__(self, course, assignment: str):
+        self.course, self.assignment = course, assignment
+
+    @property
+    def source(self) -> Path:
+        return self.course.source_notebook(self.assignment)
+
+    def judge(self, notebook: Path, only=None):
+        from grader.judging.judge import check, warm_zygote
+
+        return check(self.course, self.assignment, notebook, zygote=warm_zygote(self.course, self.assignment), only=only)
+
+    def judge_code(self, code: str, only=None):
+        """The solution notebook with `code` appended to its last solution cell, judged."""
+        with tempfile.TemporaryDirectory(prefix="grader-variant-") as scratch:
+            path = Path(scratch) / f"{self.assignment}.ipynb"
+            path.write_text(json.dumps(with_code_appended(self.course.solution_notebook(self.assignment), code)))
+            return self.judge(path, only)
+
+    @cached_property
+    def reference(self):
+        return self.judge(self.course.solution_notebook(self.assignment))
+
+    @cached_property
+    def stub(self):
+        return self.judge(self.course.release_notebook(self.assignment))
+
+    @cached_property
+    def secrets(self) -> list[str]:
+        return hidden_lines(self.source)
+
+    def leaks(self, report) -> list[str]:
+        text = report.to_json()
+        return [line for line in self.secrets if line in text]
+
+
 # --- the checks ----------------------------------------------------------------------------
 
 
-def check_in_sync(course, assignment):
-    from grader.course import Course
+def check_in_sync(runs: Runs):
     from grader.authoring.release import release
+    from grader.course import Course
+    from grader.judging import time_limits
 
+    course, assignment = runs.course, runs.assignment
     with tempfile.TemporaryDirectory(prefix="grader-sync-") as scratch:
         copy = Path(scratch) / "course"
         (copy / "source").mkdir(parents=True)
         shutil.copy2(course.root / "nbgrader_config.py", copy / "nbgrader_config.py")
-        shutil.copytree(course.source / assignment, copy / "source" / assignment)
-        release(Course(copy), [assignment])
+        shutil.copytree(course.source / assignment, copy / "source" / assignment, ignore=shutil.ignore_patterns(TIMES_FILE))
+        release(Course(copy), [assignment], calibrate=False)
         drift = []
         for folder in ("source", "release", "solutions"):
             drift += _differences(copy / folder / assignment, course.root / folder / assignment, f"{folder}/{assignment}")
     if drift:
         raise SelfTestFailure(f"{assignment}: generated files differ from source/ ({', '.join(drift)}): run `grader release {assignment}` and commit")
+    if not time_limits.is_current(runs.source):
+        raise SelfTestFailure(f"{assignment}: source/{assignment}/{TIMES_FILE} was not measured on this source notebook: run `grader release {assignment}` and commit")
 
 
 def _differences(expected: Path, actual: Path, label: str) -> list[str]:
     if not actual.is_dir():
         return [f"{label} is missing"]
-    comparison = filecmp.dircmp(expected, actual, ignore=["__pycache__", ".ipynb_checkpoints"])
+    comparison = filecmp.dircmp(expected, actual, ignore=["__pycache__", ".ipynb_checkpoints", TIMES_FILE])
     problems = [f"{label}/{n} missing" for n in comparison.left_only] + [f"{label}/{n} extra" for n in comparison.right_only]
     for name in comparison.common_files:
         if (expected / name).read_bytes() != (actual / name).read_bytes():
@@ -130,10 +186,9 @@ def _differences(expected: Path, actual: Path, label: str) -> list[str]:
     return problems
 
 
-def check_no_hidden_text(course, assignment):
-    secrets = hidden_lines(course.source_notebook(assignment))
-    leaks = []
-    for path in (course.release / assignment).rglob("*"):
+def check_no_hidden_text(runs: Runs):
+    assignment, leaks = runs.assignment, []
+    for path in (runs.course.release / assignment).rglob("*"):
         if not path.is_file():
             continue
         text = path.read_text(errors="replace")
@@ -141,69 +196,44 @@ def check_no_hidden_text(course, assignment):
             leaks.append(f"{path.name}: hidden test markers")
         if path.suffix == ".ipynb":
             text = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in json.loads(text)["cells"])
-        leaks += [f"{path.name}: {line[:60]!r}" for line in secrets if line in text]
+        leaks += [f"{path.name}: {line[:60]!r}" for line in runs.secrets if line in text]
     if leaks:
         raise SelfTestFailure(f"{assignment}: hidden test text in release/: " + "; ".join(leaks[:10]))
 
 
-def judged(course, assignment, notebook: Path):
-    from grader.judging.judge import check
-
-    return check(course, assignment, notebook)
-
-
-def check_reference_judged(course, assignment):
-    report = judged(course, assignment, course.solution_notebook(assignment))
+def check_reference_judged(runs: Runs):
+    report = runs.reference
     failed = [f"{r.name} ({r.category}: {r.message})" for r in report.results if r.status == "failed"]
     if report.not_gradable or failed:
-        raise SelfTestFailure(f"{assignment}: the reference fails under grader check: {report.not_gradable or '; '.join(failed)}")
+        raise SelfTestFailure(f"{runs.assignment}: the reference fails under grader check: {report.not_gradable or '; '.join(failed)}")
+    named = [f"{r.name}: {r.misconception_id}" for r in report.results if r.misconception_id]
+    if named:
+        raise SelfTestFailure(f"{runs.assignment}: the reference is diagnosed with classic mistakes: {named}")
 
 
-def check_reference_gpu(course, assignment):
+def check_reference_gpu(runs: Runs):
     from grader.notebook.cells import test_cells
 
-    if not any(t.gpu for t in test_cells(course.source_notebook(assignment))):
+    if not any(t.gpu for t in test_cells(runs.source)):
         pytest.skip("no GPU-tagged test cells")
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("needs a GPU (no CUDA here)")
-    report = judged(course, assignment, course.solution_notebook(assignment))
-    failed = [f"{r.name} ({r.category}: {r.message})" for r in report.results if r.gpu and r.status != "passed"]
+    failed = [f"{r.name} ({r.category}: {r.message})" for r in runs.reference.results if r.gpu and r.status != "passed"]
     if failed:
-        raise SelfTestFailure(f"{assignment}: GPU tests fail on the reference: {'; '.join(failed)}")
+        raise SelfTestFailure(f"{runs.assignment}: GPU tests fail on the reference: {'; '.join(failed)}")
 
 
-def check_stub_fails(course, assignment):
-    report = judged(course, assignment, course.release_notebook(assignment))
+def check_stub_fails(runs: Runs):
+    report = runs.stub
     passing = [r.name for r in report.results if r.status == "passed"]
     if passing:
-        raise SelfTestFailure(f"{assignment}: these graded tests pass on the untouched release stub, so they check nothing: {passing}")
+        raise SelfTestFailure(f"{runs.assignment}: these graded tests pass on the untouched release stub, so they check nothing: {passing}")
     if report.points != 0:
-        raise SelfTestFailure(f"{assignment}: the release stub earns {report.points} points")
-
-
-def check_reference_kernel(course, assignment):
-    """Kernel mode, as JupyterLab and plain nbgrader run it: the solution notebook, top to bottom."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    from grader.notebook.cells import is_test
-
-    path = course.solution_notebook(assignment)
-    notebook = nbformat.read(str(path), as_version=4)
-    client = NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
-    problems = []
-    for index, cell in enumerate(notebook.cells):
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if not errors:
-            continue
-        if "gpu" in cell.metadata.get("tags", []) and any("needs a GPU" in o.get("evalue", "") for o in errors):
-            continue
-        kind = "test cell" if is_test(cell) else "cell"
-        problems.append(f"{kind} {cell.metadata.get('nbgrader', {}).get('grade_id', index + 1)}: {errors[0]['ename']}: {errors[0]['evalue'][:200]}")
-    if problems:
-        raise SelfTestFailure(f"{assignment}: the solution notebook fails in a kernel: " + "; ".join(problems))
+        raise SelfTestFailure(f"{runs.assignment}: the release stub earns {report.points} points")
+    leaked = runs.leaks(report)
+    if leaked:
+        raise SelfTestFailure(f"{runs.assignment}: the stub's report shows hidden test lines: {leaked[:3]}")
 
 
 def with_code_appended(notebook_path: Path, code: str) -> dict:
@@ -215,12 +245,142 @@ def with_code_appended(notebook_path: Path, code: str) -> dict:
     return notebook
 
 
-def check_known_wrong(course, assignment, wrong: Path):
-    notebook = with_code_appended(course.solution_notebook(assignment), wrong.read_text())
-    with tempfile.TemporaryDirectory(prefix="grader-wrong-") as scratch:
-        path = Path(scratch) / f"{assignment}.ipynb"
-        path.write_text(json.dumps(notebook))
-        report = judged(course, assignment, path)
+def check_known_wrong(runs: Runs, wrong: Path):
+    """Judged only on the tests that reach a function the file redefines: caught, named exactly, nothing leaked."""
+    from grader.judging.diagnosis import load, redefined_names
+    from grader.judging.judge import tests_reaching
+
+    assignment = runs.assignment
+    reaching = tests_reaching(runs.course, assignment, redefined_names(wrong))
+    if not reaching:
+        raise SelfTestFailure(f"{assignment}: no test reaches what {wrong.name} redefines ({sorted(redefined_names(wrong))})")
+    report = runs.judge_code(wrong.read_text(), only=lambda t: t.name in reaching)
     caught = [r.name for r in report.results if r.hidden and r.status == "failed"]
     if not caught:
         raise SelfTestFailure(f"{assignment}: the known-wrong implementation {wrong.name} passes every hidden test")
+    named = {r.misconception_id for r in report.results if r.misconception_id}
+    if named != {wrong.stem}:
+        raise SelfTestFailure(f"{assignment}: {wrong.name} is diagnosed as {sorted(named) or 'nothing'}, not as itself")
+    text = load(wrong)[0].text
+    if not any(r.misconception == text for r in report.results):
+        raise SelfTestFailure(f"{assignment}: the diagnosis of {wrong.name} does not show its text")
+    leaked = runs.leaks(report)
+    if leaked:
+        raise SelfTestFailure(f"{assignment}: the report on {wrong.name} shows hidden test lines: {leaked[:3]}")
+
+
+NUDGE = """
+import numpy as _np
+
+def _nudge(value):
+    if isinstance(value, (tuple, list)):
+        return type(value)(_nudge(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _nudge(v) for k, v in value.items()}
+    if isinstance(value, (float, _np.floating)) or (isinstance(value, _np.ndarray) and value.dtype.kind == "f"):
+        return value * 1.003
+    try:
+        import torch
+    except ImportError:
+        return value
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value * 1.003
+    return value
+"""
+
+
+def learner_functions(source: Path) -> list[str]:
+    """The functions and classes the solution cells define: what a learner writes."""
+    import ast
+
+    from grader.notebook.cells import read_source
+
+    names = []
+    for cell in read_source(source)["cells"]:
+        if is_solution(cell):
+            names += [n.name for n in ast.parse(cell["source"]).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    return names
+
+
+def check_unknown_bug(runs: Runs):
+    """Every float output nudged by 0.3 %: wrong, but no classic mistake."""
+    wrappers = [NUDGE] + [
+        f"def {name}(*args, _true={name}, **kwargs):\n    return _nudge(_true(*args, **kwargs))\n" for name in learner_functions(runs.source)
+    ]
+    report = runs.judge_code("\n".join(wrappers) + "\n")
+    if report.points >= report.max_points:
+        raise SelfTestFailure(f"{runs.assignment}: every output nudged by 0.3 % still earns every point")
+    named = {r.misconception_id for r in report.results if r.misconception_id}
+    if named:
+        raise SelfTestFailure(f"{runs.assignment}: an unknown bug (outputs nudged by 0.3 %) is diagnosed as {sorted(named)}")
+
+
+def check_nbgrader(runs: Runs):
+    """Kernel mode, as JupyterLab and plain nbgrader run it: `nbgrader autograde` of the reference and the stub."""
+    import subprocess
+    import sqlite3
+
+    import nbformat
+
+    from grader.authoring.release import release
+    from grader.course import Course
+    from grader.notebook.cells import test_cells
+
+    assignment = runs.assignment
+    with tempfile.TemporaryDirectory(prefix="grader-nbgrader-") as scratch:
+        root = Path(scratch) / "course"
+        root.mkdir()
+        shutil.copy2(runs.course.root / "nbgrader_config.py", root / "nbgrader_config.py")
+        for folder in ("source", "release", "solutions"):
+            shutil.copytree(runs.course.root / folder / assignment, root / folder / assignment)
+        course = Course(root)
+        release(course, [assignment], db_url=course.db_url, calibrate=False)
+        name = f"{assignment}.ipynb"
+        for student, notebook in (("reference", runs.course.solution_notebook(assignment)), ("stub", runs.course.release_notebook(assignment))):
+            (course.submitted / student / assignment).mkdir(parents=True)
+            shutil.copy2(notebook, course.submitted / student / assignment / name)
+        environment = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel's own inline backend draws
+        done = subprocess.run(["nbgrader", "autograde", assignment, "--create", "--force"], cwd=root, env=environment,
+                              capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            raise SelfTestFailure(f"{assignment}: nbgrader autograde failed: {done.stderr[-3000:]}")
+        cpu_points = sum(t.points for t in test_cells(runs.source) if not t.gpu)
+        db = sqlite3.connect(root / "gradebook.db")
+        scores = dict(db.execute(
+            "select student.id, sum(grade.auto_score) from grade"
+            " join submitted_notebook on grade.notebook_id = submitted_notebook.id"
+            " join submitted_assignment on submitted_notebook.assignment_id = submitted_assignment.id"
+            " join student on submitted_assignment.student_id = student.id group by student.id"
+        ).fetchall())
+        db.close()
+        executed = nbformat.read(str(course.autograded / "reference" / assignment / name), as_version=4)
+    problems = _kernel_problems(executed)
+    if abs(scores.get("reference", 0) - cpu_points) > 1e-9:
+        problems.append(f"the reference gets {scores.get('reference', 0):g} of {cpu_points:g} CPU points under nbgrader autograde")
+    if scores.get("stub", 0) != 0:
+        problems.append(f"the stub gets {scores['stub']:g} points under nbgrader autograde")
+    if problems:
+        raise SelfTestFailure(f"{assignment}: in a kernel under nbgrader: " + "; ".join(problems))
+
+
+def _kernel_problems(notebook) -> list[str]:
+    """Errors in the executed reference notebook (GPU cells without CUDA excepted), and figure cells that drew nothing."""
+    problems = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        where = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors and not ("gpu" in cell.metadata.get("tags", []) and any("needs a GPU" in o.get("evalue", "") for o in errors)):
+            kind = "test cell" if is_test(cell) else "cell"
+            problems.append(f"{kind} {where}: {errors[0]['ename']}: {errors[0]['evalue'][:200]}")
+        elif _draws(cell.source) and not any(
+            k.startswith("image/") for o in cell.get("outputs", []) for k in (o.get("data") or {})
+        ):
+            problems.append(f"figure {where} drew no image")
+    return problems
+
+
+def _draws(code: str) -> bool:
+    """A cell that shows a figure: it calls plt.show() (or displays a figure)."""
+    return "plt.show()" in code or "display(fig" in code

@@ -34,12 +34,12 @@ GRADER_FAULT = "the grader itself failed on this notebook ({error}); this is not
 def grade(course_root: str, assignment: str, learner: str, notebook: str) -> dict:
     """Judge `notebook` as `learner`'s answer to `assignment`: `CheckReport.to_dict()` shape."""
     from grader.course import Course
-    from grader.judging.judge import check
+    from grader.judging.judge import check, warm_zygote
 
     with _one_check_at_a_time:
         course = Course(Path(course_root))
         try:
-            report = check(course, assignment, Path(notebook), learner=learner)
+            report = check(course, assignment, Path(notebook), learner=learner, zygote=warm_zygote(course, assignment))
         except Exception as error:  # noqa: BLE001 - a grader bug must cost one submission, not the batch
             reason = GRADER_FAULT.format(error=f"{type(error).__name__}: {error}", assignment=assignment, notebook=notebook)
             report = not_gradable_report(course, assignment, learner, notebook, reason, grader_fault=True)

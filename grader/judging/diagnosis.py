@@ -20,6 +20,7 @@ from pathlib import Path
 
 from grader.judging import expect
 from grader.judging.expect import Failure
+from grader.judging.reach import closure, names_in_code
 from grader.judging.testing import roundtrip
 from grader.sandbox.namespace import NamespaceView, scenario_globals
 
@@ -78,7 +79,7 @@ class Diagnoser:
                     copy_.__kwdefaults__, copy_.__dict__ = value.__kwdefaults__, dict(value.__dict__)
                     namespace[name] = copy_
             namespace["__name__"] = f"__known_wrong_{path.stem}__"
-            exec(compile(code, f"<known wrong {path.stem}>", "exec"), namespace)
+            exec(compile(code, f"<known wrong {path.stem}>", "exec", dont_inherit=True), namespace)
             self._namespaces[path] = namespace
         return self._namespaces[path]
 
@@ -99,7 +100,7 @@ class Diagnoser:
         found = [
             load(path)[0]
             for path in self.files
-            if _redefined(path) & used and all(_matches(call, self._namespace(path), loose) for call in calls)
+            if redefined_names(path) & used and all(_matches(call, self._namespace(path), loose) for call in calls)
         ]
         return found[0] if len(found) == 1 else None
 
@@ -108,25 +109,13 @@ class Diagnoser:
 
         A known mistake that redefines none of these cannot explain the outputs, so it is not replayed.
         """
-        todo = set()
+        names = set()
         for call in calls:
-            todo.add(call.name)
+            names.add(call.name)
             if call.kind == "scenario":
-                todo |= set(_strings(call.args)) | set(_strings(call.kwargs))  # getattr(ns, name) by argument
-                tree = ast.parse(call.source)
-                todo |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-                todo |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-                todo |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-        seen: set[str] = set()
-        while todo:
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            code = getattr(self.reference.get(name), "__code__", None)
-            if code is not None:
-                todo |= set(_global_names(code))
-        return seen
+                names |= set(_strings(call.args)) | set(_strings(call.kwargs))  # getattr(ns, name) by argument
+                names |= names_in_code(call.source)
+        return closure(names, self.reference)
 
 
 @lru_cache(maxsize=256)
@@ -135,7 +124,7 @@ def _redefined_at(path: Path, mtime: float) -> frozenset:
     return frozenset(n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
 
 
-def _redefined(path: Path) -> frozenset:
+def redefined_names(path: Path) -> frozenset:
     """The functions and classes a known-wrong file defines."""
     return _redefined_at(path, path.stat().st_mtime)
 
@@ -153,21 +142,12 @@ def _strings(value):
             yield from _strings(item)
 
 
-def _global_names(code) -> set[str]:
-    """Global names a function's code (and the code of functions nested in it) refers to."""
-    names = set(code.co_names)
-    for constant in code.co_consts:
-        if hasattr(constant, "co_names"):
-            names |= _global_names(constant)
-    return names
-
-
 def _replay(call: Call, namespace: dict):
     args, kwargs = copy.deepcopy(call.args), copy.deepcopy(call.kwargs)
     if call.kind == "call":
         return roundtrip(namespace[call.name](*args, **kwargs))
     scope = scenario_globals()
-    exec(compile(call.source, "<test scenario>", "exec"), scope)
+    exec(compile(call.source, "<test scenario>", "exec", dont_inherit=True), scope)
     return roundtrip(scope[call.name](NamespaceView(namespace), *args, **kwargs))
 
 

@@ -4,77 +4,144 @@ The judge process never runs learner code. Test cells run here, against the lear
 the sandboxed learner process (through grader.testing's seam) and against the trusted reference
 from source/. A failure becomes a category and a message for the learner; a crash, timeout or
 out-of-memory in the learner process is that test's result, and the remaining tests still run.
+
+Time: each test gets its own limit (grader.judging.time_limits). A learner function that timed
+out fails every later test that reaches it at once, with the same diagnosis, and a submission
+has a total budget: once it is spent, the remaining tests fail as "time budget used up". A
+learner whose every function loops forever thus learns so in about one time limit per
+function, not one per test.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import os
 import linecache
+import sys
 import time
+import types
 from pathlib import Path
+from typing import Callable
 
 from grader.course import Course, SandboxLimits
-from grader.judging import testing
+from grader.judging import testing, time_limits
 from grader.judging.diagnosis import Call, Diagnoser
 from grader.judging.expect import Failure
+from grader.judging.reach import source_graph, test_reach
 from grader.judging.results import CheckReport, TestResult
-from grader.notebook.answer import learner_cells, reference_cells, setup_cells
-from grader.notebook.cells import TestCell, test_cells
+from grader.notebook.answer import Cell, learner_cells, reference_cells, setup_cells
+from grader.notebook.cells import TestCell, imports_of, test_cells
 from grader.notebook.reading import NotGradable, read_notebook
-from grader.sandbox.handle import LearnerCrashed, LearnerError, LearnerProcess, LearnerTimeout
-from grader.sandbox.lazy_plotting import lazy_builtins
+from grader.sandbox.deadline import Deadline
+from grader.sandbox.handle import LearnerCrashed, LearnerError, LearnerProcess, LearnerTimeout, preload_modules, start_zygote
+from grader.sandbox.lazy_modules import lazy_builtins
+from grader.sandbox.zygote import Zygote
 
 _trusted_namespaces: dict[tuple, dict] = {}
 
 
-def check(course: Course, assignment: str, notebook: Path, learner: str = "", limits: SandboxLimits | None = None, diagnose: bool = True) -> CheckReport:
-    """Judge `notebook` as an answer to `assignment`; name known mistakes behind failures if `diagnose`."""
-    started = time.monotonic()
+def check(
+    course: Course, assignment: str, notebook: Path, learner: str = "", limits: SandboxLimits | None = None,
+    diagnose: bool = True, zygote: Zygote | None = None, only: Callable[[TestCell], bool] | None = None,
+) -> CheckReport:
+    """Judge `notebook` as an answer to `assignment`; name known mistakes behind failures if `diagnose`.
+
+    `zygote`: a warm parent for the learner process (started here, and stopped, when None);
+    `only`: judge just the tests it accepts (the self-test's known-wrong runs); the others are left out.
+    """
     source = course.source_notebook(assignment)
-    tests = test_cells(source)
     try:
         answer = learner_cells(source, read_notebook(notebook))
     except NotGradable as error:
-        report = CheckReport.not_gradable_for(tests, str(error), assignment=assignment, learner=learner, notebook=str(notebook))
-        report.seconds = time.monotonic() - started
-        return report
-    report = CheckReport(assignment=assignment, learner=learner, notebook=str(notebook))
-    process = LearnerProcess(course.root, answer, limits or course.limits, course.release / assignment, len(tests))
-    process.start()  # first: its imports overlap with everything the judge does next
-    _import_what_tests_use(tests)
-    runnable = [t for t in tests if not t.gpu or _cuda_available()]
-    judge = Judge(process, source, limits or course.limits, course.known_wrong(assignment))
-    judge.diagnosing = diagnose
-    testing.use_judge(judge)
+        return CheckReport.not_gradable_for(test_cells(source), str(error), assignment=assignment, learner=learner, notebook=str(notebook))
+    own = zygote is None
+    zygote = zygote or start_zygote(preload_modules(source))
     try:
-        setup = _trusted(source, "setup", setup_cells)
-        for test in tests:
-            if test in runnable:
-                report.results.append(judge.run(test, setup))
-            else:
-                report.results.append(_result(test, "not run", "needs a GPU", "needs a GPU: not run on this machine (no CUDA)"))
+        return judge_answer(course, assignment, answer, str(notebook), learner, limits, diagnose, zygote, only)
     finally:
-        testing.use_judge(None)
-        report.protections = process.protections
-        report.load_problems = {k: _describe_problem(v) for k, v in process.load_problems.items()}
-        process.stop()
+        if own:
+            zygote.close()
+
+
+def judge_answer(course, assignment, answer: list[Cell], notebook: str, learner, limits, diagnose, zygote, only=None) -> CheckReport:
+    """Judge the extracted `answer` (grader.notebook.answer cells) in a learner process forked from `zygote`."""
+    started = time.monotonic()
+    limits = limits or course.limits
+    source = course.source_notebook(assignment)
+    tests = [t for t in test_cells(source) if only is None or only(t)]
+    report = CheckReport(assignment=assignment, learner=learner, notebook=notebook)
+    process = LearnerProcess(course.root, answer, limits, course.release / assignment, len(tests), zygote)
+    process.start()  # first: it defines the answer while the judge gets ready
+    judge = Judge(process, source, limits, course.known_wrong(assignment), source_graph([c.code for c in answer]))
+    judge.diagnosing = diagnose
+    with _working_directory(course.release / assignment):  # as the learner's: the files the assignment ships
+        try:
+            _import_what_tests_use(tests)
+            judge.run_all(tests, report, budget_end=started + limits.time_per_submission)
+        finally:
+            report.protections = process.protections
+            report.load_problems = {k: _describe_problem(v) for k, v in process.load_problems.items()}
+            process.stop()
     report.seconds = time.monotonic() - started
     return report
 
 
+@contextlib.contextmanager
+def _working_directory(folder: Path):
+    """The judge reads what the course's own cells read (data files) from the assignment's folder."""
+    before = os.getcwd()
+    if folder.is_dir():
+        os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def tests_reaching(course: Course, assignment: str, names: set[str]) -> set[str]:
+    """The test cells of `assignment` that reach any of `names` (grader.judging.reach), by grade_id."""
+    source = course.source_notebook(assignment)
+    setup, reference = _trusted(source, "setup", setup_cells), _trusted(source, "reference", reference_cells)
+    return {t.name for t in test_cells(source) if test_reach(t.code, setup, reference) & set(names)}
+
+
+_warm: dict[Path, tuple[float, Zygote]] = {}
+
+
+def warm_zygote(course: Course, assignment: str) -> Zygote:
+    """A zygote for `assignment` that this process keeps (and restarts if it died) for every check that follows.
+
+    For long-lived judges (class-grading workers, the self-test): each learner process is then
+    a fork of it, milliseconds instead of an interpreter's start and its imports.
+    """
+    source = course.source_notebook(assignment)
+    version = source.stat().st_mtime
+    kept = _warm.get(source)
+    if kept is None or kept[0] != version or not kept[1].alive():
+        if kept is not None:
+            kept[1].close()
+        _warm[source] = (version, start_zygote(preload_modules(source)))
+    return _warm[source][1]
+
+
 # Failures a known mistake cannot explain: nothing usable came back from the learner.
-UNDIAGNOSABLE = {"not implemented", "timeout", "crashed", "memory", "not defined", "not plain data", "exception"}
+UNDIAGNOSABLE = {"not implemented", "timeout", "crashed", "memory", "not defined", "not plain data", "exception", "time budget"}
 
 
 class Judge:
     """What grader.testing calls in judged mode."""
 
-    def __init__(self, process: LearnerProcess, source: Path, limits: SandboxLimits, known_wrong: list[Path]):
+    def __init__(self, process: LearnerProcess, source: Path, limits: SandboxLimits, known_wrong: list[Path], learner_graph: dict):
         self.process, self.source, self.limits = process, source, limits
+        self.learner_graph = learner_graph  # the learner's own functions and what they call (grader.judging.reach)
         self.known_wrong = known_wrong  # the files a diagnosis replays
-        self.deadline = 0.0
+        self.times = time_limits.reference_times(source)
+        self.deadline: Deadline | None = None
         self.calls: list[Call] = []
         self.diagnosing = True
         self.tolerance: tuple[float, float] | None = None
+        self.timed_out: dict[str, str] = {}  # learner function -> the words of the test it timed out in
         self._diagnoser: Diagnoser | None = None
 
     def call_learner(self, name, args, kwargs):
@@ -101,21 +168,47 @@ class Judge:
     def reference_namespace(self) -> dict:
         return _trusted(self.source, "reference", reference_cells)
 
+    def run_all(self, tests: list[TestCell], report: CheckReport, budget_end: float) -> None:
+        """Every test in order, into `report`; GPU tests without CUDA and tests past the budget are not run."""
+        cuda = _cuda_available()
+        testing.use_judge(self)
+        try:
+            setup = _trusted(self.source, "setup", setup_cells)
+            for test in tests:
+                if test.gpu and not cuda:
+                    report.results.append(_result(test, "not run", "needs a GPU", "needs a GPU: not run on this machine (no CUDA)"))
+                elif time.monotonic() > budget_end:
+                    report.results.append(_result(test, "failed", "time budget", (
+                        f"not run: the time budget for one notebook ({self.limits.time_per_submission:g} s) was used up by earlier tests; "
+                        "make the slow or looping functions fast, then check again")))
+                else:
+                    report.results.append(self.run(test, setup))
+        finally:
+            testing.use_judge(None)
+
     def run(self, test: TestCell, setup: dict) -> TestResult:
-        self.calls, self.tolerance = [], None
-        return self.diagnose(self._run(test, setup), self.tolerance)
+        self.calls, self.tolerance, self._started = [], None, None
+        result = self._run(test, setup)
+        result.seconds = round(time.monotonic() - self._started, 4) if self._started else 0.0  # the learner's answer defined
+        return self.diagnose(result, self.tolerance)
 
     def _run(self, test: TestCell, setup: dict) -> TestResult:
+        looping = sorted(set(self.timed_out) & test_reach(test.code, setup, self.learner_graph))
+        if looping:
+            earlier = "; ".join(f"{name} ran out of time in the test “{_short(self.timed_out[name])}”" for name in looping)
+            return _result(test, "failed", "timeout", f"not run: {earlier}. Is there an infinite loop, or a very slow step, in {', '.join(looping)}?")
         try:
             self.process.ensure_loaded()
         except (LearnerTimeout, LearnerCrashed) as error:
             return _result(test, "failed", error.category, str(error))
-        self.deadline = time.monotonic() + self.limits.time_per_test
+        seconds = time_limits.limit(test, self.limits, self.times)
+        self.deadline = Deadline(seconds)
+        self._started = time.monotonic()
         filename = f"<test {test.name}>"
         linecache.cache[filename] = (len(test.code), None, test.code.splitlines(True), filename)
         scope = dict(setup)
         try:
-            exec(compile(test.code, filename, "exec"), scope)
+            exec(compile(test.code, filename, "exec", dont_inherit=True), scope)
         except Failure as failure:
             if failure.category == "needs a GPU":
                 return _result(test, "not run", failure.category, failure.message)
@@ -123,7 +216,14 @@ class Judge:
             return _result(test, "failed", failure.category, failure.message)
         except LearnerError as error:
             return _result(test, "failed", error.category, self._explain(error), error.traceback_lines)
-        except (LearnerTimeout, LearnerCrashed) as error:
+        except LearnerTimeout as error:
+            for name in error.running:
+                self.timed_out.setdefault(name, test.words)
+            shown = error.running != [str(error).rsplit(" ", 1)[-1]]  # "calling f" already names f
+            where = f" (still running: {' → '.join(error.running)})" if error.running and shown else ""
+            return _result(test, "failed", "timeout", (
+                f"{error}{where}, past this test's limit of {seconds:g} s of computing: is there an infinite loop?"))
+        except LearnerCrashed as error:
             return _result(test, "failed", error.category, str(error))
         except AssertionError as error:
             return _result(test, "failed", "wrong value", str(error) or "the property does not hold")
@@ -154,6 +254,10 @@ def _result(test: TestCell, status: str, category: str = "", message: str = "", 
     )
 
 
+def _short(words: str, most: int = 70) -> str:
+    return words if len(words) <= most else words[: most - 1].rstrip() + "…"
+
+
 def _describe_problem(problem: dict) -> str:
     types = problem.get("types") or ["Exception"]
     return f"{types[0]}: {problem.get('message', '')}"
@@ -163,33 +267,22 @@ def _trusted(source: Path, kind: str, cells_of) -> dict:
     """Setup or reference namespace from source/, executed once per source version."""
     key = (source, source.stat().st_mtime, kind)
     if key not in _trusted_namespaces:
-        namespace: dict = {"__name__": f"__{kind}__", "__builtins__": lazy_builtins()}
+        module = types.ModuleType(f"__{kind}__")  # in sys.modules, so that classes defined here (dataclasses) find it
+        sys.modules[module.__name__] = module
+        namespace = module.__dict__
+        namespace["__builtins__"] = lazy_builtins()
         for cell in cells_of(source):
             filename = f"<{kind} {cell.name}>"
             # scenarios defined in setup cells are shipped by source: keep it findable
             linecache.cache[filename] = (len(cell.code), None, cell.code.splitlines(True), filename)
-            exec(compile(cell.code, filename, "exec"), namespace)
+            exec(compile(cell.code, filename, "exec", dont_inherit=True), namespace)
         _trusted_namespaces[key] = namespace
     return _trusted_namespaces[key]
 
 
 def _import_what_tests_use(tests: list[TestCell]) -> None:
     """Import the modules the test cells import (torch, scipy, ...) before the first test needs them."""
-    import ast
-    import importlib
-
-    names = set()
-    for test in tests:
-        try:
-            tree = ast.parse(test.code)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module)
-    for name in sorted(names):
+    for name in sorted({n for test in tests for n in imports_of(test.code)}):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the test itself will report a missing module
@@ -202,4 +295,3 @@ def _cuda_available() -> bool:
     except ImportError:
         return False
     return torch.cuda.is_available()
-

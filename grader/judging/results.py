@@ -24,6 +24,7 @@ class TestResult:
     traceback: list[str] = field(default_factory=list)  # the learner's own lines only
     misconception: str = ""  # the classic mistake the learner's outputs match, in words, with the fix
     misconception_id: str = ""  # which known-wrong implementation that is
+    seconds: float = 0.0  # how long the test took, judge and learner together
 
 
 @dataclass

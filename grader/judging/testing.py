@@ -185,5 +185,5 @@ def _kernel_reference() -> dict:
 def _execute_cells(cells) -> dict:
     namespace: dict = {"__name__": "__reference__"}
     for cell in cells:
-        exec(compile(cell.code, f"<reference {cell.name}>", "exec"), namespace)
+        exec(compile(cell.code, f"<reference {cell.name}>", "exec", dont_inherit=True), namespace)
     return namespace

@@ -121,9 +121,11 @@ def _is_definition(node) -> bool:
         return all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in node.body)
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        if not all(isinstance(t, ast.Name) for t in targets) or node.value is None:
+        # `A, B = 3, 6` names each of its targets
+        names = [n for t in targets for n in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])]
+        if not all(isinstance(n, ast.Name) for n in names) or node.value is None:
             return False
-        if isinstance(node.value, ast.Lambda) or all(_UPPER.match(t.id) for t in targets):
+        if isinstance(node.value, ast.Lambda) or all(_UPPER.match(n.id) for n in names):
             return True
         try:
             ast.literal_eval(node.value)

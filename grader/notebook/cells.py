@@ -25,6 +25,7 @@ class TestCell:
     hidden: bool  # has a hidden part: counted as a hidden test
     gpu: bool  # tagged `gpu`: runs only where CUDA is present
     words: str  # the property the cell checks, in the learner's words
+    time_limit: float | None = None  # the cell's own most seconds (metadata grader.time_limit), e.g. for training
 
 
 def nbgrader_meta(cell) -> dict:
@@ -63,9 +64,15 @@ def test_cells(source_path: Path) -> list[TestCell]:
                     hidden=HIDDEN_BEGIN in cell["source"],
                     gpu="gpu" in cell.get("metadata", {}).get("tags", []),
                     words=property_words(cell["source"], meta["grade_id"]),
+                    time_limit=_time_limit(cell),
                 )
             )
     return cells
+
+
+def _time_limit(cell) -> float | None:
+    value = (cell.get("metadata", {}).get("grader") or {}).get("time_limit")
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
 def property_words(code: str, fallback: str) -> str:
@@ -102,3 +109,18 @@ def hidden_lines(source_notebook: Path) -> list[str]:
             else:
                 public.add(line.strip())
     return [line for line in hidden if line not in public]
+
+
+def imports_of(code: str) -> list[str]:
+    """The modules `code` imports (absolute imports only), in order; [] if it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names

@@ -6,7 +6,7 @@
     confine        the learner's side: the process confines itself before running learner code
     landlock       Linux Landlock, through its system calls
     namespace      what a scenario sees: the implementation under test, and its modules
-    lazy_plotting  matplotlib imported on first use by the course's own setup cells
+    lazy_modules  matplotlib imported on first use by the course's own setup cells
     interpreter    the sandboxed learner process (`python -I -m grader.sandbox.interpreter`)
     handle         the judge's handle on it: calls, time limits, restarts; LearnerError
 """

@@ -1,8 +1,8 @@
 """Framed messages between the judge and the learner process, over a pair of pipes.
 
 A frame is an 8-byte little-endian length and a plain-data payload (grader.plain_data):
-nothing on either side is ever unpickled. Reads have deadlines, so a learner that stops
-answering costs a timeout, not a hung grader.
+nothing on either side is ever unpickled. The judge's reads and writes have deadlines, so a
+learner that stops answering, or stops reading, costs a timeout, not a hung grader.
 """
 
 from __future__ import annotations
@@ -21,29 +21,55 @@ class ChannelClosed(EOFError):
     """The other end went away (the learner process died or closed its pipe)."""
 
 
-def send(fd: int, message) -> None:
+POLL_SECONDS = 0.25  # how often a deadline that counts CPU time is looked at again while waiting
+
+
+def send(fd: int, message, deadline=None) -> None:
+    """Write one message; with a deadline (on a non-blocking `fd`), TimeoutError when the reader stops reading."""
     data = encode(message)
     view = memoryview(struct.pack("<Q", len(data)) + data)
     while view:
-        written = os.write(fd, view)
+        if deadline is not None:
+            _wait(fd, deadline, writing=True)
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            continue
         view = view[written:]
 
 
-def receive(fd: int, deadline: float | None = None):
-    """The next message; TimeoutError past `deadline` (a time.monotonic() value)."""
+def receive(fd: int, deadline=None):
+    """The next message; TimeoutError past `deadline`.
+
+    A deadline is a time.monotonic() value, or an object whose `left()` says how many seconds
+    are left (grader.sandbox.deadline.Deadline, which counts the learner's CPU time).
+    """
     (length,) = struct.unpack("<Q", _read_exactly(fd, 8, deadline))
     if length > MAX_FRAME:
         raise ChannelClosed(f"message of {length} bytes is larger than allowed")
     return decode(_read_exactly(fd, length, deadline))
 
 
-def _read_exactly(fd: int, n: int, deadline: float | None) -> bytes:
+def _left(deadline) -> float:
+    return deadline.left() if hasattr(deadline, "left") else deadline - time.monotonic()
+
+
+def _wait(fd: int, deadline, writing: bool = False) -> None:
+    """Until `fd` can be read (or written), or TimeoutError once the deadline has passed."""
+    while True:
+        left = _left(deadline)
+        if left <= 0:
+            raise TimeoutError
+        ready = select.select([], [fd], [], min(left, POLL_SECONDS)) if writing else select.select([fd], [], [], min(left, POLL_SECONDS))
+        if ready[1 if writing else 0]:
+            return
+
+
+def _read_exactly(fd: int, n: int, deadline) -> bytes:
     chunks, missing = [], n
     while missing:
         if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError
+            _wait(fd, deadline)
         chunk = os.read(fd, min(missing, 1 << 20))
         if not chunk:
             raise ChannelClosed("the learner process closed the channel")

@@ -1,23 +1,28 @@
-"""The judge's handle on a learner process: start it, call into it, time it out, start it again.
+"""The judge's handle on a learner process: fork it from the zygote, call into it, time it out, start it again.
 
 A learner process that times out, runs out of memory or dies is killed with everything it
 started; the test that was running gets that as its result, and the next test gets a fresh
-process with the same answer loaded.
+process with the same answer loaded. On a timeout the judge first asks the process which of
+the learner's functions were running, so the judge can tell later tests that reach them.
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import select
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from grader.course import SandboxLimits
 from grader.notebook.answer import Cell
+from grader.notebook.cells import imports_of, is_test, read_source
 from grader.sandbox import channel
 from grader.sandbox.plan import plan, plan_to_json, release
+from grader.sandbox.zygote import Zygote, ZygoteClient, ZygoteGone
+
+PROBE_SECONDS = 0.5  # how long a timed-out learner process may take to say where it is
 
 
 class LearnerError(Exception):
@@ -44,6 +49,10 @@ class LearnerError(Exception):
 class LearnerTimeout(Exception):
     category = "timeout"
 
+    def __init__(self, message: str, running: list[str] = ()):
+        super().__init__(message)
+        self.running = list(running)  # the learner's functions on the stack when time ran out, outermost first
+
 
 class LearnerCrashed(Exception):
     category = "crashed"
@@ -63,13 +72,51 @@ def clean_environment(workdir: str) -> dict:
     return env
 
 
-class LearnerProcess:
-    """One sandboxed learner process holding one learner's answer to one assignment."""
+TORCH = ["torch", "torch.nn", "torch.nn.functional"]  # what scenarios that use torch run with
+LAZY = ("matplotlib",)  # imported by the course's cells only when something draws
 
-    def __init__(self, course_root: Path, cells: list[Cell], limits: SandboxLimits, files_from: Path | None, tests: int):
+
+def preload_modules(source: Path, judge_too: bool = False) -> list[str]:
+    """Modules a zygote for this assignment imports: the course cells' imports, and torch if scenarios use it.
+
+    `judge_too`: also what the test cells import, for a zygote that forks the judge as well (`grader check`).
+    """
+    names = ["numpy"]
+    for cell in read_source(source)["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        wanted = imports_of(cell["source"]) if judge_too or not is_test(cell) else []
+        if _scenarios_use_torch(cell["source"]):
+            wanted += TORCH
+        names += [n for n in wanted if n.split(".")[0] not in LAZY and n not in names]
+    return names
+
+
+def _scenarios_use_torch(code: str) -> bool:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and any(getattr(d, "id", None) == "scenario" for d in node.decorator_list):
+            if any(isinstance(n, ast.Name) and n.id in ("torch", "nn", "F") for n in ast.walk(node)):
+                return True
+    return False
+
+
+def start_zygote(preload: list[str]) -> Zygote:
+    """A zygote with a clean environment that has imported `preload` (module names)."""
+    return Zygote(preload, clean_environment("/"))
+
+
+class LearnerProcess:
+    """One sandboxed learner process holding one learner's answer to one assignment, forked from `zygote`."""
+
+    def __init__(self, course_root: Path, cells: list[Cell], limits: SandboxLimits, files_from: Path | None, tests: int, zygote: ZygoteClient):
         self.course_root, self.cells, self.limits = course_root, cells, limits
-        self.files_from, self.tests = files_from, tests
-        self.process = None
+        self.files_from, self.tests, self.zygote = files_from, tests, zygote
+        self.pid: int | None = None
+        self._spawn_request: int | None = None  # asked of the zygote, pid not known yet
         self.load_problems: dict[str, dict] = {}
         self.protections: dict = {}
         self.output_tail = ""
@@ -78,29 +125,49 @@ class LearnerProcess:
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the process and send it the answer; returns at once (imports overlap the judge's)."""
+        """Fork the process and send it the answer; returns at once (it defines the answer while the judge goes on)."""
         self.plan = plan(self.course_root, self.limits, self.files_from, self.tests)
-        to_learner_r, to_learner_w = os.pipe()
-        from_learner_r, from_learner_w = os.pipe()
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.sandbox.interpreter", plan_to_json(self.plan), str(to_learner_r), str(from_learner_w)],
-            pass_fds=(to_learner_r, from_learner_w),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=self.plan.workdir, env=clean_environment(self.plan.workdir), start_new_session=True,
-        )
-        os.close(to_learner_r)
-        os.close(from_learner_w)
-        self.requests, self.replies = to_learner_w, from_learner_r
+        requests_r, self.requests = os.pipe()
+        self.replies, replies_w = os.pipe()
+        probe_r, self.probe = os.pipe()
+        self.probe_replies, probe_w = os.pipe()
+        theirs = [requests_r, replies_w, probe_r, probe_w]
+        self.pid = None
+        try:
+            self._spawn_request = self.zygote.spawn(plan_to_json(self.plan), theirs)
+        except ZygoteGone as error:
+            self._close_pipes()
+            release(self.plan)
+            raise LearnerCrashed(f"the learner process could not be started ({error})") from None
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        os.set_blocking(self.requests, False)  # a learner that stops reading must not block the judge
+        os.set_blocking(self.probe, False)
         self._loaded = False
-        channel.send(self.requests, {"op": "load", "cells": [[c.name, c.code, c.trusted] for c in self.cells]})
+        self._load_deadline = time.monotonic() + self.limits.time_to_load
+        try:
+            channel.send(self.requests, {"op": "load", "cells": [[c.name, c.code, c.trusted] for c in self.cells]}, self._load_deadline)
+        except (TimeoutError, OSError):
+            pass  # reported when the judge first waits for the answer to be defined
 
     def ensure_loaded(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self._spawn_request is not None:  # started: learn its pid (the zygote may have been busy importing)
+            try:
+                self.pid = self.zygote.pid(self._spawn_request, self._load_deadline)
+            except (ZygoteGone, TimeoutError) as error:
+                self._spawn_request = None
+                self._close_pipes()
+                release(self.plan)
+                raise LearnerCrashed(f"the learner process could not be started ({error or 'the zygote did not answer'})") from None
+            self._spawn_request = None
+        if self.pid is None or self.zygote.status(self.pid) is not None:
             self.stop()
             self.start()
+            return self.ensure_loaded()
         if self._loaded:
             return
-        deadline = time.monotonic() + self.limits.time_to_load
+        deadline = self._load_deadline
         ready = self._reply(deadline, "starting")
         self.protections = ready.get("ready", {})
         loaded = self._reply(deadline, "defining your answer")
@@ -110,37 +177,71 @@ class LearnerProcess:
         self.load_problems = {name: problem for name, problem in loaded["ok"]}
         self._loaded = True
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.process.wait()
-        for fd in (self.requests, self.replies):
+    def stop(self) -> int | None:
+        """Kill the process and all it started, remove its sandbox; its wait status, if known."""
+        if self._spawn_request is not None:  # asked for, never used: learn its pid to kill it
+            try:
+                self.pid = self.zygote.pid(self._spawn_request, time.monotonic() + self.limits.time_to_load)
+            except (ZygoteGone, TimeoutError):
+                self.pid = None
+            self._spawn_request = None
+            if self.pid is None:
+                self._close_pipes()
+                release(self.plan)
+                return None
+        if self.pid is None:
+            return None
+        status = self.zygote.status(self.pid)
+        if status is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            status = self.zygote.status(self.pid, wait=2.0)
+        self.zygote.forget(self.pid)
+        self._close_pipes()
+        self.output_tail = _tail(Path(self.plan.workdir) / "output.log")
+        release(self.plan)
+        self.pid = None
+        self._loaded = False
+        return status
+
+    def _close_pipes(self) -> None:
+        for fd in (self.requests, self.replies, self.probe, self.probe_replies):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self.output_tail = _tail(Path(self.plan.workdir) / "output.log")
-        release(self.plan)
-        self.process = None
-        self._loaded = False
+
+    def running(self) -> list[str]:
+        """The learner's functions on the process's stack right now (outermost first); [] if it cannot say."""
+        try:
+            os.write(self.probe, b"?")
+            if not select.select([self.probe_replies], [], [], PROBE_SECONDS)[0]:
+                return []
+            answer = os.read(self.probe_replies, 4096).decode("utf-8", "replace")
+        except OSError:
+            return []
+        return [name for name in answer.strip().split(",") if name.isidentifier()][:16]
 
     # -- requests -----------------------------------------------------------------------------
 
-    def call(self, name: str, args, kwargs, deadline: float):
+    def call(self, name: str, args, kwargs, deadline):
         return self._request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs}, deadline, f"calling {name}")
 
-    def run_scenario(self, source: str, name: str, args, kwargs, deadline: float):
+    def run_scenario(self, source: str, name: str, args, kwargs, deadline):
         return self._request({"op": "scenario", "source": source, "name": name, "args": list(args), "kwargs": kwargs}, deadline, f"running scenario {name}")
 
-    def _request(self, message, deadline: float, doing: str):
+    def _request(self, message, deadline, doing: str):
+        """Send a request and wait for its answer; `deadline` is a grader.sandbox.deadline.Deadline (or a time)."""
         self.ensure_loaded()
+        if hasattr(deadline, "watch"):
+            deadline.watch(self.pid)
         try:
-            channel.send(self.requests, message)
-        except (BrokenPipeError, OSError):
+            channel.send(self.requests, message, deadline)
+        except TimeoutError:
+            self._timed_out(doing)
+        except OSError:
             self._died(doing)
         reply = self._reply(deadline, doing)
         if not isinstance(reply, dict):
@@ -150,27 +251,29 @@ class LearnerProcess:
             raise LearnerError(error.get("types", []), str(error.get("message", "")), error.get("traceback", []))
         return reply.get("ok")
 
-    def _reply(self, deadline: float, doing: str):
+    def _reply(self, deadline, doing: str):
         try:
             return channel.receive(self.replies, deadline)
         except TimeoutError:
-            self.stop()
-            raise LearnerTimeout(f"took too long while {doing} (time limit {self.limits.time_per_test:g} s per test): is there an infinite loop?") from None
+            self._timed_out(doing)
         except (channel.ChannelClosed, ValueError, KeyError, TypeError):
             self._died(doing)
 
-    def _died(self, doing: str):
-        code = self.process.poll() if self.process else None
-        if code is None and self.process is not None:
-            try:
-                code = self.process.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
+    def _timed_out(self, doing: str):
+        running = self.running()
         self.stop()
-        if code is not None and code < 0:
-            name = signal.Signals(-code).name
-            hint = " (out of memory?)" if -code in (signal.SIGKILL, signal.SIGSEGV) else ""
+        raise LearnerTimeout(f"took too long while {doing}", running)
+
+    def _died(self, doing: str):
+        if self.pid is not None:
+            self.zygote.status(self.pid, wait=1.0)  # a process that is ending on its own: let it, for its true status
+        status = self.stop()
+        if status is not None and os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            name = signal.Signals(number).name
+            hint = " (out of memory?)" if number in (signal.SIGKILL, signal.SIGSEGV) else ""
             raise LearnerCrashed(f"the learner process was killed by {name}{hint} while {doing}")
+        code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None
         raise LearnerCrashed(f"the learner process exited (code {code}) while {doing}: does your code call exit()?")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from grader.sandbox.lazy_modules import LazyModule
+
 
 def _name_error(name: str) -> Exception:
     return NameError(f"your notebook defines nothing called {name!r}")
@@ -30,18 +32,10 @@ class NamespaceView:
 
 
 def scenario_globals() -> dict:
-    """The globals a scenario's source runs with: `np`, `math`, and torch's `torch`, `nn`, `F` where installed."""
+    """The globals a scenario's source runs with: `np`, `math`, and torch's `torch`, `nn`, `F` (imported on first use)."""
     import math
 
     import numpy as np
 
-    scope = {"np": np, "math": math, "__name__": "__scenario__"}
-    try:
-        import torch
-        import torch.nn as nn
-        import torch.nn.functional as F
-
-        scope.update(torch=torch, nn=nn, F=F)
-    except ImportError:
-        pass
-    return scope
+    return {"np": np, "math": math, "__name__": "__scenario__",
+            "torch": LazyModule("torch"), "nn": LazyModule("torch.nn"), "F": LazyModule("torch.nn.functional")}

@@ -19,6 +19,21 @@ a shared machine, its whole process tree runs in a pids and a memory cgroup (roo
 Where those are not available the two bombs are left out of the class, for both tools. A
 nbgrader run killed by an attack (one kills the kernel's parent) is started again, as an
 instructor would; the restarts are counted in its time.
+
+Two more classes (`--class`):
+
+- `honest`: correct, partly correct and stub notebooks only, every notebook distinct (each has
+  its own marker comment; each partly correct one its own half of the answers): the class an
+  instructor grades most. Target: `grader autograde` at least 20 times nbgrader's throughput at
+  200 submissions. nbgrader's time is linear in the class (one kernel per notebook, one after
+  the other); `--nbgrader-sample N` grades the first N of the same class with nbgrader and
+  scales its time to the whole class, said so in the output.
+- `looping`: an honest class plus `--loops` notebooks in which every function loops forever.
+  Each tool grades the honest class alone and then with the looping notebooks; the difference,
+  per looping notebook and per worker, is what one looping notebook costs. Target: about one
+  per-test time limit plus an honest check (the grader's per-submission time budget and its
+  "later tests that reach a timed-out function fail at once"), where nbgrader pays one time
+  limit per test cell.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -66,6 +82,16 @@ def make_course(scratch: Path, name: str, time_limit: float) -> Path:
     return course
 
 
+HONEST = ["correct", "partly", "stub", "partly", "correct", "partly", "correct", "partly", "stub", "partly"]
+
+
+def plan_honest(count: int, loops: int = 0) -> list[tuple[str, str, str]]:
+    """(student, assignment, kind) for `count` honest submissions, then `loops` looping ones."""
+    plan = [(f"s{i:03d}-{HONEST[(i // 2) % len(HONEST)]}", ASSIGNMENTS[i % 2], HONEST[(i // 2) % len(HONEST)]) for i in range(count)]
+    plan += [(f"s{count + i:03d}-looping", ASSIGNMENTS[i % 2], "looping") for i in range(loops)]
+    return plan
+
+
 def plan_class(count: int, with_bombs: bool) -> list[tuple[str, str, str]]:
     """(student, assignment, kind[:detail]) for `count` submissions."""
     import test_threat_model as threats
@@ -94,14 +120,20 @@ def notebook_for(course: Path, assignment: str, kind: str, seed: int) -> str:
     release = json.loads((course / "release" / assignment / f"{assignment}.ipynb").read_text())
     solution = json.loads((course / "solutions" / assignment / f"{assignment}.ipynb").read_text())
     if kind == "correct":
-        return json.dumps(solution)
+        return json.dumps(distinct(solution, seed))
     if kind == "stub":
-        return json.dumps(release)
+        return json.dumps(distinct(release, seed))
     if kind == "partly":
         answers = {nbgrader_meta(c)["grade_id"]: c for c in solution["cells"] if is_solution(c)}
         chosen = set(random.Random(seed).sample(sorted(answers), max(1, len(answers) // 2)))
         release["cells"] = [answers[nbgrader_meta(c)["grade_id"]] if is_solution(c) and nbgrader_meta(c)["grade_id"] in chosen else c for c in release["cells"]]
-        return json.dumps(release)
+        return json.dumps(distinct(release, seed))
+    if kind == "looping":
+        for cell in release["cells"]:
+            if is_solution(cell):
+                source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                cell["source"] = re.sub(r"^(\s*)raise NotImplementedError\(\)", r"\1while True:\n\1    pass", source, flags=re.M)
+        return json.dumps(distinct(release, seed))
     what, detail = kind.split(":", 1)
     if what == "attack":
         prelude, body = threats.ATTACKS[detail]
@@ -116,6 +148,18 @@ def notebook_for(course: Path, assignment: str, kind: str, seed: int) -> str:
             cell.pop("outputs", None)
             cell.pop("execution_count", None)
     return json.dumps(release)
+
+
+def distinct(notebook: dict, seed: int) -> dict:
+    """`notebook` with a comment of its own in its first solution cell: no two submissions are the same file."""
+    from grader.notebook.cells import is_solution
+
+    for cell in notebook["cells"]:
+        if is_solution(cell):
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = f"# submission {seed}\n{source}"
+            break
+    return notebook
 
 
 def submit(course: Path, plan) -> None:
@@ -231,6 +275,87 @@ def max_points(course: Path) -> dict[str, float]:
     return {a: sum(t.points for t in test_cells(Course(course).source_notebook(a)) if not t.gpu) for a in ASSIGNMENTS}
 
 
+# --- the honest and the looping classes ----------------------------------------------------
+
+
+def graded_course(scratch: Path, name: str, plan, time_limit: float, released: Path | None) -> Path:
+    """A copy of the course (released into nbgrader's gradebook once, then copied) with `plan` submitted."""
+    course = scratch / name
+    if released is None:
+        course = make_course(scratch, name, time_limit)
+        env = dict(os.environ, GRADER_COURSE_ROOT=str(course))
+        subprocess.run([sys.executable, "-m", "grader.cli", "release", "--gradebook", *ASSIGNMENTS], cwd=course, env=env, check=True, capture_output=True)
+    else:
+        shutil.copytree(released, course, ignore=shutil.ignore_patterns("submitted", "autograded", "*.log"))
+    submit(course, plan)
+    return course
+
+
+def grade(tool: str, course: Path, workers: list[str]) -> dict:
+    if tool == "grader":
+        commands = [[sys.executable, "-m", "grader.cli", "autograde", a, *workers] for a in ASSIGNMENTS]
+        return timed_run("grader", commands, course, confine=False)
+    commands = [["nbgrader", "autograde", a, "--create"] for a in ASSIGNMENTS]
+    return timed_run("nbgrader", commands, course, confine=False, restarts=1)
+
+
+def run_honest_or_looping(args) -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="grader-autograde-bench-"))
+    workers = ["--workers", str(args.workers)] if args.workers else []
+    cores = args.workers or os.cpu_count() or 1
+    tools = ["grader"] + ([] if args.skip_nbgrader else ["nbgrader"])
+    try:
+        base = graded_course(scratch, "base", [], args.time_limit, None)
+        honest = plan_honest(args.count)
+        if args.klass == "honest":
+            sample = honest[: args.nbgrader_sample] if args.nbgrader_sample else honest
+            print(f"honest class: {len(honest)} distinct submissions of {', '.join(ASSIGNMENTS)} (correct, partly correct, stubs), "
+                  f"{cores} grader workers, per-test limit {args.time_limit:g} s"
+                  + (f"; nbgrader grades the first {len(sample)} and its time is scaled by {len(honest) / len(sample):.2f}" if len(sample) < len(honest) else ""), flush=True)
+            walls = {}
+            for tool in tools:
+                plan = honest if tool == "grader" else sample
+                course = graded_course(scratch, f"honest-{tool}", plan, args.time_limit, base)
+                result = grade(tool, course, workers)
+                walls[tool] = result["wall"] * len(honest) / len(plan)
+                print(f"{tool} autograde: {result['wall']:.1f} s for {len(plan)} ({len(plan) / result['wall'] * 60:.1f} a minute)"
+                      + (f", {walls[tool]:.0f} s scaled to {len(honest)}" if len(plan) < len(honest) else ""), flush=True)
+                if tool == "grader":
+                    got, full = scores(course), max_points(course)
+                    wrong = [s for s, a, k in plan if (k == "correct" and got.get(s) != full[a]) or (k == "stub" and got.get(s) != 0) or s not in got]
+                    print("  every correct notebook full marks, every stub 0, all recorded" if not wrong else f"  unexpected scores: {wrong}", flush=True)
+            if "nbgrader" in walls:
+                print(f"\nthroughput ratio grader / nbgrader at {len(honest)} submissions: {walls['nbgrader'] / walls['grader']:.1f}x (target: at least 20x)")
+            return 0
+        loops = plan_honest(0, args.loops)
+        print(f"looping class: {len(honest)} honest submissions, then {len(loops)} whose every function loops forever; "
+              f"per-test limit {args.time_limit:g} s (the grader also derives shorter limits from the reference's times)", flush=True)
+        table = []
+        for tool in tools:
+            honest_run = grade(tool, graded_course(scratch, f"honest-{tool}", honest, args.time_limit, base), workers)
+            loop_course = graded_course(scratch, f"looping-{tool}", loops, args.time_limit, base)
+            loop_run = grade(tool, loop_course, workers)
+            per_honest = honest_run["wall"] * (cores if tool == "grader" else 1) / len(honest)
+            per_loop = loop_run["wall"] / len(loops)  # one looping notebook per command: no worker shares the cost
+            table.append((tool, per_honest, per_loop))
+            print(f"{tool} autograde: honest class {honest_run['wall']:.1f} s ({per_honest:.1f} s a notebook per worker); "
+                  f"looping notebooks {loop_run['wall']:.1f} s ({per_loop:.1f} s each)", flush=True)
+            if tool == "grader":
+                got = scores(loop_course)
+                print("  looping notebooks: " + ", ".join(f"{s} {got.get(s, 'not recorded')}" for s, _, _ in loops), flush=True)
+        print("\n| tool | honest notebook | looping notebook | looping − honest | in per-test limits |")
+        print("|---|---|---|---|---|")
+        for tool, per_honest, per_loop in table:
+            print(f"| {tool} | {per_honest:.1f} s | {per_loop:.1f} s | {per_loop - per_honest:.1f} s | {(per_loop - per_honest) / args.time_limit:.1f} |")
+        print(f"\ntarget: a looping notebook costs about one per-test limit ({args.time_limit:g} s) plus an honest check")
+        return 0
+    finally:
+        if args.keep:
+            print(f"\ncourses kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
@@ -241,7 +366,13 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=10.0, help="per-test time limit for both tools, seconds (default 10)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="time grader autograde only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary courses (their logs and gradebooks) and print where")
+    parser.add_argument("--class", dest="klass", choices=["mixed", "honest", "looping"], default="mixed",
+                        help="mixed (default: with attacks and broken notebooks), honest, or looping (see above)")
+    parser.add_argument("--nbgrader-sample", type=int, default=None, help="honest class: nbgrader grades only the first N and its time is scaled")
+    parser.add_argument("--loops", type=int, default=2, help="looping class: looping notebooks (default 2)")
     args = parser.parse_args()
+    if args.klass != "mixed":
+        return run_honest_or_looping(args)
 
     with_bombs = bombs_can_be_confined()
     plan = plan_class(args.count, with_bombs)

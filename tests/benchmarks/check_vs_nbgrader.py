@@ -92,7 +92,8 @@ def main() -> None:
     if args.update_readme:
         readme = ROOT / "README.md"
         text = readme.read_text()
-        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+        start = text.index(BEGIN) + len(BEGIN)
+        end = text.index(END, start)
         readme.write_text(text[:start] + "\n" + table + "\n" + text[end:])
         print(f"\nupdated {readme}")
 
