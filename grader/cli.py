@@ -69,6 +69,16 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("assignments", nargs="*", help="assignment ids (default: all written)")
     release.add_argument("--gradebook", action="store_true", help="also record the assignments in the course gradebook")
     release.set_defaults(func=run_release)
+
+    audit = commands.add_parser("audit", help="for authors: judge mutants and degenerate answers of the reference, to find holes in the tests")
+    audit.add_argument("assignment")
+    audit.add_argument("--max", default="40", help="stop after this many mutants (40), or after a time (90s, 10m); 0 for all")
+    audit.add_argument("--seed", type=int, default=0, help="which mutants are sampled (default 0)")
+    audit.add_argument("--function", help="audit only this function or class")
+    audit.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    audit.add_argument("--json", action="store_true", help="print the findings as JSON")
+    audit.add_argument("--marks", action="store_true", help="also print the audit.toml entries that would mark each survivor equivalent")
+    audit.set_defaults(func=run_audit)
     return top
 
 
@@ -266,6 +276,51 @@ def run_release(args) -> int:
     done = release(course, args.assignments or None, db_url=course.db_url if args.gradebook else None)
     print(f"released {len(done)} assignment(s): {', '.join(done)}")
     return 0
+
+
+def run_audit(args) -> int:
+    import json
+
+    from rich.console import Console
+
+    from grader.authoring.audit import marks_entry, parse_max, print_audit, run_audit as audit_assignment
+
+    course = _course()
+    max_mutants, max_seconds = (None, None) if args.max.strip() == "0" else parse_max(args.max)
+    console = Console(stderr=args.json)
+    with _progress_bar(console, "audit") as update:
+        audit = audit_assignment(course, args.assignment, max_mutants=max_mutants, max_seconds=max_seconds, seed=args.seed,
+                                 function=args.function, workers=args.workers or 0, progress=update)
+    if args.json:
+        print(json.dumps(audit.to_dict(), indent=1))
+    else:
+        print_audit(audit, console)
+    if args.marks:
+        for unit in audit.units:
+            for finding in unit.mutants:
+                if finding.survived:
+                    print("\n" + marks_entry(finding.variant))
+    return 0
+
+
+def _progress_bar(console, what: str):
+    """A context giving `update(done, total, description)` that drives a rich progress bar."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=console, transient=True) as progress:
+            task = progress.add_task("", total=None)
+
+            def update(done: int, total: int, description: str) -> None:
+                progress.update(task, completed=done, total=total, description=description[:60])
+
+            yield update
+
+    return bar()
 
 
 if __name__ == "__main__":

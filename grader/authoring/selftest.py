@@ -26,6 +26,7 @@ assignment's items stay on one worker. Select with markers (`-m cpu`, `-m gpu`, 
 
 from __future__ import annotations
 
+import ast
 import filecmp
 import json
 import os
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.notebook.cells import HIDDEN_BEGIN, HIDDEN_END, hidden_lines, is_solution, is_test
+from grader.notebook.cells import HIDDEN_BEGIN, HIDDEN_END, hidden_lines, is_solution, is_test, test_cells
 
 TIMES_FILE = "reference_times.json"
 
@@ -72,6 +73,7 @@ class AssignmentFile(pytest.File):
         runs = Runs(course, assignment)
         checks = [
             ("in-sync", check_in_sync, []),
+            ("authoring-rules", check_authoring_rules, []),
             ("no-hidden-text", check_no_hidden_text, []),
             ("reference-judged", check_reference_judged, []),
             ("stub-fails", check_stub_fails, []),
@@ -186,6 +188,47 @@ def _differences(expected: Path, actual: Path, label: str) -> list[str]:
     return problems
 
 
+MESSAGE_CALLS = {"true", "fail", "raises", "warns"}  # expect calls whose message says what they check
+MIN_KNOWN_WRONG = 5  # four classic bugs and one degenerate answer, at least
+
+
+def check_authoring_rules(runs: Runs):
+    """AUTHORING.md's rules a machine can check: docstrings, what=, public scenarios, enough known-wrong files."""
+    problems = []
+    for test in test_cells(runs.source):
+        if test.code.lstrip()[:3] not in ('"' * 3, "'" * 3):
+            problems.append(f"{test.name}: a test cell opens with a docstring naming the property it checks")
+        hidden_at = test.code.find(HIDDEN_BEGIN)
+        try:
+            tree = ast.parse(test.code)
+        except SyntaxError as error:
+            problems.append(f"{test.name}: does not parse ({error.msg}, line {error.lineno})")
+            continue
+        offsets = _line_offsets(test.code)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", None) == "expect":
+                if node.func.attr not in MESSAGE_CALLS and not any(k.arg == "what" for k in node.keywords):
+                    problems.append(f"{test.name}, line {node.lineno}: expect.{node.func.attr}(...) without what=")
+            if isinstance(node, ast.FunctionDef) and any(getattr(d, "id", None) == "scenario" for d in node.decorator_list):
+                if hidden_at >= 0 and offsets[node.lineno - 1] > hidden_at:
+                    problems.append(f"{test.name}: scenario {node.name} is defined in the hidden part; scenarios are sent into "
+                                    "the learner process, so they belong in the visible part or a setup cell")
+    known_wrong = runs.course.known_wrong(runs.assignment)
+    if len(known_wrong) < MIN_KNOWN_WRONG:
+        problems.append(f"{len(known_wrong)} known-wrong implementation(s) in tests/known_wrong/{runs.assignment}/: keep at least "
+                        f"{MIN_KNOWN_WRONG} (the topic's classic bugs and one degenerate answer)")
+    if problems:
+        raise SelfTestFailure(f"{runs.assignment}: {len(problems)} authoring rule(s) broken (AUTHORING.md):\n  " + "\n  ".join(problems[:40]))
+
+
+def _line_offsets(code: str) -> list[int]:
+    offsets, total = [], 0
+    for line in code.splitlines(True):
+        offsets.append(total)
+        total += len(line)
+    return offsets
+
+
 def check_no_hidden_text(runs: Runs):
     assignment, leaks = runs.assignment, []
     for path in (runs.course.release / assignment).rglob("*"):
@@ -212,8 +255,6 @@ def check_reference_judged(runs: Runs):
 
 
 def check_reference_gpu(runs: Runs):
-    from grader.notebook.cells import test_cells
-
     if not any(t.gpu for t in test_cells(runs.source)):
         pytest.skip("no GPU-tagged test cells")
     torch = pytest.importorskip("torch")

@@ -69,9 +69,11 @@ def _died(course, submission, how: str) -> dict:
     return not_gradable_report(course, submission.assignment, submission.learner, str(submission.notebook), reason, grader_fault=True).to_dict()
 
 
-def pool_results(course, todo: list, workers: int, grade) -> Iterator[tuple[object, dict]]:
+def pool_results(course, todo: list, workers: int, grade, arguments=_arguments) -> Iterator[tuple[object, dict]]:
     """Results from a local process pool, in the order they finish.
 
+    `grade(*arguments(course, item))` runs in a worker for each item of `todo` (by default the
+    submission's course root, assignment, learner and notebook; `grader audit` passes its own).
     At most `workers` submissions are in flight, so when a worker process dies (which breaks
     the whole pool) the suspects are known: they are retried one at a time, alone, and one that
     kills its worker again becomes a not-gradable result. The rest carry on in a new pool.
@@ -86,10 +88,10 @@ def pool_results(course, todo: list, workers: int, grade) -> Iterator[tuple[obje
         while pending or suspects or running:
             if suspects and not running:
                 submission = suspects.popleft()
-                running[pool.submit(grade, *_arguments(course, submission))] = (submission, True)
+                running[pool.submit(grade, *arguments(course, submission))] = (submission, True)
             while not suspects and pending and len(running) < workers:
                 submission = pending.popleft()
-                running[pool.submit(grade, *_arguments(course, submission))] = (submission, False)
+                running[pool.submit(grade, *arguments(course, submission))] = (submission, False)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                 done, _ = wait(running, return_when=ALL_COMPLETED)  # every future of a broken pool fails

@@ -147,26 +147,28 @@ from grader.testing import learner, reference, expect
 a = np.array([[1.0, 0.0], [1.0, 1.0]])
 b = np.array([[3.0, 0.0], [0.0, 2.0], [-5.0, 0.0]])
 got = learner.cosine_similarity(a, b)
-expect.shape(got, (2, 3), hint="the result has one row per row of a and one column per row of b")
-expect.dtype(got, np.float64)
-expect.close(got[0], np.array([1.0, 0.0, -1.0]), atol=1e-12,
+expect.shape(got, (2, 3), what="the similarity matrix",
+             hint="the result has one row per row of a and one column per row of b")
+expect.dtype(got, np.float64, what="the similarity matrix")
+expect.close(got[0], np.array([1.0, 0.0, -1.0]), atol=1e-12, what="the similarities of a[0] with each row of b",
              hint="divide the dot product by the norms of both vectors")
-expect.close(got[1], np.array([1.0, 1.0, -1.0]) / np.sqrt(2.0), atol=1e-12,
+expect.close(got[1], np.array([1.0, 1.0, -1.0]) / np.sqrt(2.0), atol=1e-12, what="the similarities of a[1] with each row of b",
              hint="divide the dot product by the norms of both vectors")
 
 # %% nbgrader={"grade": true, "grade_id": "cosine_matches_definition", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """cosine similarity matches a.b / (|a| |b|) on random vectors of very different lengths, and is symmetric"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.cosine_similarity(np.ones((4, 3)), np.ones((1, 3))), (4, 1))
+expect.shape(learner.cosine_similarity(np.ones((4, 3)), np.ones((1, 3))), (4, 1),
+             what="cosine_similarity of a (4, 3) and a (1, 3) array")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(1)
 a = rng.standard_normal((7, 16)) * rng.uniform(1e-3, 1e3, size=(7, 1))  # lengths over six orders
 b = rng.standard_normal((5, 16)) * rng.uniform(1e-3, 1e3, size=(5, 1))
 want = np.array([[x @ y / (np.linalg.norm(x) * np.linalg.norm(y)) for y in b] for x in a])
 random_pairs = learner.cosine_similarity(a, b)
-expect.shape(random_pairs, (7, 5))
-expect.close(random_pairs, want, atol=1e-12, rtol=0,
+expect.shape(random_pairs, (7, 5), what="the similarity matrix of random vectors")
+expect.close(random_pairs, want, atol=1e-12, rtol=0, what="the similarity matrix of random vectors",
              hint="both a and b must be normalised by their own row norms (lengths here differ by 1e6)")
 got_swapped = learner.cosine_similarity(b, a)
 expect.close(got_swapped, want.T, atol=1e-12, rtol=0, what="cosine_similarity(b, a)",
@@ -181,16 +183,18 @@ expect.close(learner.cosine_similarity(a[2:3], b[4:5]), want[2:3, 4:5], atol=1e-
 from grader.testing import learner, reference, expect
 
 got = learner.cosine_similarity(np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 1.0]]))
-expect.finite(got, hint="a zero row has norm 0: divide by 1 instead for that row, so its similarity is 0")
+expect.finite(got, what="the similarities with a zero vector",
+              hint="a zero row has norm 0: divide by 1 instead for that row, so its similarity is 0")
 ### BEGIN HIDDEN TESTS
-expect.close(got, np.array([[0.0, 0.0], [0.0, 0.0]]), atol=0, rtol=0,
+expect.close(got, np.array([[0.0, 0.0], [0.0, 0.0]]), atol=0, rtol=0, what="the similarities with a zero vector",
              hint="the convention is similarity 0 for a zero vector")
 rng = np.random.default_rng(2)
 a = rng.standard_normal((40, 33))
 a[[3, 17]] = 0.0
 b = np.vstack([a, -a, rng.standard_normal((10, 33))])
 with_zero_rows = learner.cosine_similarity(a, b)
-expect.finite(with_zero_rows, hint="rows 3 and 17 are zero vectors: their similarities must be 0, not NaN")
+expect.finite(with_zero_rows, what="the similarities of 40 rows, two of them zero",
+              hint="rows 3 and 17 are zero vectors: their similarities must be 0, not NaN")
 expect.close(with_zero_rows[[3, 17]], np.zeros((2, b.shape[0])), atol=0, rtol=0, what="rows of zero vectors",
              hint="the convention is similarity 0 for a zero vector")
 expect.true(np.max(with_zero_rows) <= 1.0 and np.min(with_zero_rows) >= -1.0,
@@ -260,9 +264,9 @@ from grader.testing import learner, reference, expect
 
 emb = np.array([[0.0, 1.0], [2.0, 0.1], [1.0, 1.0], [-1.0, 0.0]])
 idx, scores = learner.top_k_neighbours(np.array([1.0, 0.0]), emb, 2)
-expect.shape(idx, (2,))
+expect.shape(idx, (2,), what="the index array")
 expect.true(np.asarray(idx).dtype.kind in "iu", "indices must be an integer array (use np.argsort)", "dtype")
-expect.equal(np.asarray(idx, dtype=np.int64), np.array([1, 2]),
+expect.equal(np.asarray(idx, dtype=np.int64), np.array([1, 2]), what="the index array",
              hint="sort by decreasing similarity: the most similar row comes first")
 expect.close(scores, np.array([2.0 / np.hypot(2.0, 0.1), 1.0 / np.sqrt(2.0)]), atol=1e-12, what="the score array",
              hint="scores are cosine similarities (use cosine_similarity), not raw dot products")
@@ -272,7 +276,7 @@ expect.close(scores, np.array([2.0 / np.hypot(2.0, 0.1), 1.0 / np.sqrt(2.0)]), a
 from grader.testing import learner, reference, expect
 
 idx, _ = learner.top_k_neighbours(np.array([0.0, 1.0]), np.eye(2), 1)
-expect.equal(np.asarray(idx, dtype=np.int64), np.array([1]))
+expect.equal(np.asarray(idx, dtype=np.int64), np.array([1]), what="the index array for k=1")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(3)
 emb = rng.standard_normal((200, 32)) * rng.uniform(0.01, 100.0, size=(200, 1))  # lengths vary a lot
@@ -293,7 +297,8 @@ for k in (1, 10, 200):
 from grader.testing import learner, reference, expect
 
 idx, _ = learner.top_k_neighbours(np.array([1.0, 0.0]), np.array([[0.0, 1.0], [1.0, 0.0], [3.0, 0.0]]), 2)
-expect.equal(np.asarray(idx, dtype=np.int64), np.array([1, 2]), hint="equal scores: the lower index comes first")
+expect.equal(np.asarray(idx, dtype=np.int64), np.array([1, 2]), what="the index array with a tie",
+             hint="equal scores: the lower index comes first")
 ### BEGIN HIDDEN TESTS
 # Rows of +-1 entries with 1, 4 or 16 non-zeros have norms 1, 2 and 4, so every similarity is an
 # exact binary fraction: ties are exact whatever order the arithmetic runs in.
@@ -312,6 +317,8 @@ order = np.argsort(-cos, kind="stable")
 idx, scores = learner.top_k_neighbours(query, emb, 60)
 expect.equal(np.asarray(idx, dtype=np.int64), order[:60].astype(np.int64), what="the index array with many exact ties",
              hint="many scores tie exactly here: sort with np.argsort(-scores, kind='stable') so the lower index wins")
+expect.close(scores, cos[order[:60]], atol=1e-12, rtol=0, what="the score array with many exact ties",
+             hint="scores[i] is the cosine similarity of row indices[i] with the query")
 idx, scores = learner.top_k_neighbours(np.zeros(16), emb, 5)
 expect.equal(np.asarray(idx, dtype=np.int64), np.arange(5, dtype=np.int64), what="the index array for a zero query",
              hint="a zero query scores 0 against every row: all tie, so the first k rows win")
@@ -414,15 +421,15 @@ x = np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]])
 W = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
 b = np.array([0.5, 0.0, -3.0])
 got = learner.dense_layer(x, W, b)
-expect.shape(got, (3, 3), hint="x (batch, d_in) @ W (d_in, d_out) gives (batch, d_out)")
-expect.close(got, np.array([[1.5, 2.0, 0.0], [0.5, -1.0, -4.0], [3.5, 0.5, 0.5]]), atol=1e-12,
+expect.shape(got, (3, 3), what="the layer output", hint="x (batch, d_in) @ W (d_in, d_out) gives (batch, d_out)")
+expect.close(got, np.array([[1.5, 2.0, 0.0], [0.5, -1.0, -4.0], [3.5, 0.5, 0.5]]), atol=1e-12, what="the layer output",
              hint="y = x @ W + b, with b added to every row")
 
 # %% nbgrader={"grade": true, "grade_id": "dense_layer_matches_torch", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """a dense layer matches torch.nn.functional.linear with weight = W.T, row by row, also for a batch of one"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.dense_layer(np.ones((1, 4)), np.ones((4, 2)), np.zeros(2)), (1, 2),
+expect.shape(learner.dense_layer(np.ones((1, 4)), np.ones((4, 2)), np.zeros(2)), (1, 2), what="the output for a batch of one",
              hint="a batch of one stays 2-D: shape (1, d_out)")
 ### BEGIN HIDDEN TESTS
 import torch
@@ -434,9 +441,10 @@ W = rng.standard_normal((24, 9)) / np.sqrt(24)
 b = rng.standard_normal(9)
 want = F.linear(torch.from_numpy(x), torch.from_numpy(W.T.copy()), torch.from_numpy(b)).numpy()
 batch_out = learner.dense_layer(x, W, b)
-expect.shape(batch_out, (17, 9))
-expect.dtype(batch_out, np.float64, hint="keep float64 throughout")
-expect.close(batch_out, want, atol=1e-12, rtol=1e-12, hint="y = x @ W + b (W has shape (d_in, d_out); do not transpose it)")
+expect.shape(batch_out, (17, 9), what="the output for a batch of 17")
+expect.dtype(batch_out, np.float64, what="the output for a batch of 17", hint="keep float64 throughout")
+expect.close(batch_out, want, atol=1e-12, rtol=1e-12, what="the output for a batch of 17",
+             hint="y = x @ W + b (W has shape (d_in, d_out); do not transpose it)")
 one = learner.dense_layer(x[4:5], W, b)
 expect.shape(one, (1, 9), what="a batch of one", hint="do not squeeze away the batch axis")
 expect.close(one, want[4:5], atol=1e-12, rtol=1e-12, what="a batch of one")
@@ -549,28 +557,30 @@ def project_onto_subspace(A: np.ndarray, v: np.ndarray) -> np.ndarray:
 from grader.testing import learner, reference, expect
 
 expect.close(learner.project_onto_subspace(np.array([[2.0], [0.0]]), np.array([3.0, 4.0])), np.array([3.0, 0.0]),
-             atol=1e-12, hint="the basis vector (2, 0) is not unit length: divide by a^T a")
+             atol=1e-12, what="the projection of (3, 4) onto the x-axis",
+             hint="the basis vector (2, 0) is not unit length: divide by a^T a")
 P = learner.projection_matrix(np.array([[1.0], [1.0]]))
-expect.shape(P, (2, 2), hint="P is n x n")
-expect.close(P, np.full((2, 2), 0.5), atol=1e-12, hint="P = a a^T / (a^T a) for a single column a")
+expect.shape(P, (2, 2), what="the projection matrix onto the line through (1, 1)", hint="P is n x n")
+expect.close(P, np.full((2, 2), 0.5), atol=1e-12, what="the projection matrix onto the line through (1, 1)",
+             hint="P = a a^T / (a^T a) for a single column a")
 
 # %% nbgrader={"grade": true, "grade_id": "projection_invariants", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """the projection matrix is symmetric, idempotent (P P = P) with trace k, and the residual is orthogonal to the subspace"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.projection_matrix(np.eye(4)[:, :2]), (4, 4))
+expect.shape(learner.projection_matrix(np.eye(4)[:, :2]), (4, 4), what="the projection matrix for 2 columns in R^4")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(6)
 A = rng.standard_normal((12, 4)) * np.array([1.0, 3.0, 0.2, 7.0])  # columns neither unit length nor orthogonal
 P = learner.projection_matrix(A)
-expect.shape(P, (12, 12))
+expect.shape(P, (12, 12), what="the projection matrix P")
 expect.close(P @ P, P, atol=1e-12, what="P @ P",
              hint="P is not idempotent: with a non-orthonormal basis you need A (A^T A)^{-1} A^T, not A A^T")
 expect.close(P, P.T, atol=1e-13, what="P - P^T compared with 0", hint="an orthogonal projection is symmetric")
 expect.close(np.trace(P), 4.0, atol=1e-12, what="trace(P)", hint="the trace of a projection equals the dimension k of the subspace")
 v = rng.standard_normal(12)
 p = learner.project_onto_subspace(A, v)
-expect.shape(p, (12,))
+expect.shape(p, (12,), what="the projection p of one vector")
 expect.close(A.T @ (v - p), np.zeros(4), atol=1e-12, what="A^T (v - p)",
              hint="the residual must be orthogonal to every column; with a non-orthonormal basis use (A^T A)^{-1}")
 expect.close(learner.project_onto_subspace(A, p), p, atol=1e-12, what="projecting p a second time",
@@ -587,7 +597,8 @@ expect.close(got, P @ V, atol=1e-12, what="project_onto_subspace(A, V) compared 
 """projections match numpy.linalg.lstsq and an SVD basis, including a line (k = 1) and the whole space (k = n)"""
 from grader.testing import learner, reference, expect
 
-expect.close(learner.projection_matrix(np.eye(3)), np.eye(3), atol=1e-12, hint="projecting onto the whole space changes nothing")
+expect.close(learner.projection_matrix(np.eye(3)), np.eye(3), atol=1e-12, what="the projection matrix onto all of R^3",
+             hint="projecting onto the whole space changes nothing")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(7)
 for n, k in ((9, 1), (9, 3), (30, 10), (6, 6)):
@@ -605,7 +616,7 @@ for n, k in ((9, 1), (9, 3), (30, 10), (6, 6)):
 """projections stay accurate to 1e-8 for a badly conditioned basis (condition number 1e6)"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.project_onto_subspace(np.eye(3)[:, :1], np.ones(3)), (3,))
+expect.shape(learner.project_onto_subspace(np.eye(3)[:, :1], np.ones(3)), (3,), what="the projection of one vector in R^3")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(8)
 n, k = 50, 5
@@ -615,7 +626,7 @@ A = U @ np.diag(np.logspace(0, -6, k)) @ R.T  # condition number 1e6, column spa
 v = rng.standard_normal(n)
 hint = ("forming A^T A squares the condition number (here 1e12) and loses about 12 digits: "
         "use np.linalg.lstsq or an orthonormal basis from np.linalg.qr, not np.linalg.inv(A.T @ A)")
-expect.close(learner.project_onto_subspace(A, v), U @ (U.T @ v), atol=1e-8, rtol=0, hint=hint)
+expect.close(learner.project_onto_subspace(A, v), U @ (U.T @ v), atol=1e-8, rtol=0, what="the projection of v", hint=hint)
 expect.close(learner.projection_matrix(A), U @ U.T, atol=1e-8, rtol=0, what="the projection matrix", hint=hint)
 ### END HIDDEN TESTS
 
@@ -692,20 +703,20 @@ def fix_signs(vectors: np.ndarray) -> np.ndarray:
 from grader.testing import learner, reference, expect
 
 got = learner.fix_signs(np.array([[0.6, -0.8], [-0.6, 0.8], [0.5, -0.5], [0.0, 0.0]]))
-expect.shape(got, (4, 2))
-expect.close(got, np.array([[-0.6, 0.8], [-0.6, 0.8], [0.5, -0.5], [0.0, 0.0]]), atol=0, rtol=0,
+expect.shape(got, (4, 2), what="fix_signs of four rows")
+expect.close(got, np.array([[-0.6, 0.8], [-0.6, 0.8], [0.5, -0.5], [0.0, 0.0]]), atol=0, rtol=0, what="fix_signs of four rows",
              hint="look at the entry of largest absolute value (np.argmax(np.abs(row))), not the first entry")
 
 # %% nbgrader={"grade": true, "grade_id": "fix_signs_properties", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 """fix_signs only flips whole rows, makes v and -v identical, and is idempotent"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.fix_signs(np.ones((3, 5))), (3, 5))
+expect.shape(learner.fix_signs(np.ones((3, 5))), (3, 5), what="fix_signs of a (3, 5) array")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(9)
 V = rng.standard_normal((20, 7))
 got = learner.fix_signs(V)
-expect.shape(got, (20, 7))
+expect.shape(got, (20, 7), what="fix_signs(V)")
 expect.close(np.abs(got), np.abs(V), atol=0, rtol=0, what="|fix_signs(V)|", hint="only whole rows may be multiplied by -1")
 same_or_flipped = np.all(got == V, axis=1) | np.all(got == -V, axis=1)
 expect.true(np.all(same_or_flipped), "some rows were changed by more than a sign flip of the whole row")
@@ -959,7 +970,7 @@ expect.close(learner.best_rank_k_approximation(np.diag([1.0, 3.0, 2.0]), 1), np.
 """truncated_svd matches numpy.linalg.svd up to sign: same singular values, orthonormal U_k and V_k, X V_k = U_k S_k, for tall and wide matrices"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.truncated_svd(np.ones((5, 3)), 1)[0], (5, 1))
+expect.shape(learner.truncated_svd(np.ones((5, 3)), 1)[0], (5, 1), what="U_k for a 5 x 3 matrix, k=1")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(13)
 for m, n, k in ((40, 15, 6), (15, 40, 6), (20, 20, 20), (30, 8, 1)):
@@ -984,7 +995,7 @@ for m, n, k in ((40, 15, 6), (15, 40, 6), (20, 20, 20), (30, 8, 1)):
 """the rank-k error |X - X_k|_F equals sqrt(sum of the squared tail singular values) for every k, k = 0 gives 0 and k = min(m, n) gives X, bad k raises ValueError"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.best_rank_k_approximation(np.ones((4, 3)), 1), (4, 3))
+expect.shape(learner.best_rank_k_approximation(np.ones((4, 3)), 1), (4, 3), what="the rank-1 approximation of a 4 x 3 matrix")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(14)
 X = rng.standard_normal((25, 12)) @ np.diag(np.logspace(1, -3, 12)) @ np.linalg.qr(rng.standard_normal((12, 12)))[0]
@@ -1163,7 +1174,7 @@ expect.shape(scores, (4, 1), what="the scores")
 """PCA of data far from the origin matches numpy.linalg.eigh of the covariance: components (sign convention), variances and ratios"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.pca(np.arange(12.0).reshape(4, 3) ** 2, 1)["components"], (1, 3))
+expect.shape(learner.pca(np.arange(12.0).reshape(4, 3) ** 2, 1)["components"], (1, 3), what="components (k=1, d=3)")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(16)
 R, _ = np.linalg.qr(rng.standard_normal((6, 6)))
@@ -1187,7 +1198,8 @@ for k in (1, 3, 6):
 """PCA components are orthonormal, scores are centred and uncorrelated with the explained variances, and reconstruction loses only the tail variance, also with fewer samples than features"""
 from grader.testing import learner, reference, expect
 
-expect.shape(learner.pca_transform(np.ones((3, 2)), np.zeros(2), np.eye(2)[:1]), (3, 1))
+expect.shape(learner.pca_transform(np.ones((3, 2)), np.zeros(2), np.eye(2)[:1]), (3, 1),
+             what="the scores of 3 samples on 1 component")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(17)
 for N, d, k in ((200, 10, 4), (8, 30, 6)):  # the second has fewer samples than features
@@ -1223,10 +1235,17 @@ expect.finite(model["explained_variance_ratio"], what="the ratios for identical 
 expect.close(model["explained_variance"], np.zeros(2), atol=1e-12, what="the variances for identical samples")
 expect.close(model["explained_variance_ratio"], np.zeros(2), atol=0, rtol=0, what="the ratios for identical samples")
 expect.close(model["mean"], np.array([1.0, -2.0, 3.0]), atol=1e-12, what="the mean of identical samples")
+components = model["components"]
+expect.shape(components, (2, 3), what="the components for identical samples")
+expect.close(components @ components.T, np.eye(2), atol=1e-10, what="the components for identical samples, times their transpose",
+             hint="with no variance any directions will do, but they must still be orthonormal rows (eigh's eigenvectors are)")
 X = np.random.default_rng(18).standard_normal((5, 3))
 for bad in (0, 4):
     expect.raises("ValueError", learner.pca, X, bad)
 expect.raises("ValueError", learner.pca, X[:1], 1)
+two, two_want = learner.pca(X[:2], 1), reference.pca(X[:2], 1)
+expect.close(two["explained_variance"], two_want["explained_variance"], atol=1e-12, what="the variance of a PCA of two samples",
+             hint="two samples are enough for one component: only fewer than 2 samples raise")
 ### END HIDDEN TESTS
 
 # %% [markdown]

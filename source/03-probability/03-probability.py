@@ -108,9 +108,9 @@ print(softmax(np.array([[2.0, 1.0, 0.1], [1e4, 0.0, -1e4]])))
 """softmax of small hand-checked logits: equal logits give equal probabilities, rows sum to one, the shape is kept"""
 from grader.testing import learner, reference, expect
 
-expect.close(learner.softmax(np.array([0.0, 0.0])), np.array([0.5, 0.5]), atol=1e-15, rtol=0)
+expect.close(learner.softmax(np.array([0.0, 0.0])), np.array([0.5, 0.5]), atol=1e-15, rtol=0, what="softmax([0, 0])")
 p = learner.softmax(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
-expect.shape(p, (2, 3), hint="softmax keeps the shape of its input")
+expect.shape(p, (2, 3), what="softmax of a (2, 3) batch", hint="softmax keeps the shape of its input")
 expect.close(np.sum(p, axis=-1), np.ones(2), atol=1e-12, what="the row sums",
              hint="rows do not sum to 1: is the normalisation over the last axis?")
 e = np.exp([1.0, 2.0, 3.0])
@@ -120,17 +120,18 @@ expect.close(p[0], e / e.sum(), atol=1e-15, rtol=1e-12, what="softmax([1, 2, 3])
 """softmax matches scipy.special.softmax on random batches, is unchanged by adding a constant to every logit, and handles a batch of one and an empty batch"""
 from grader.testing import learner, expect
 
-expect.shape(learner.softmax(np.zeros((2, 3, 4))), (2, 3, 4), hint="softmax keeps the shape of its input")
+expect.shape(learner.softmax(np.zeros((2, 3, 4))), (2, 3, 4), what="softmax of a (2, 3, 4) array",
+             hint="softmax keeps the shape of its input")
 ### BEGIN HIDDEN TESTS
 from scipy import special
 
 rng = np.random.default_rng(20)
 x = rng.normal(scale=3.0, size=(3, 4, 5))
 got = learner.softmax(x)
-expect.shape(got, x.shape, hint="softmax keeps the shape of its input")
+expect.shape(got, x.shape, what="softmax of a random (3, 4, 5) batch", hint="softmax keeps the shape of its input")
 expect.close(np.sum(got, axis=-1), np.ones((3, 4)), atol=1e-12, what="the row sums",
              hint="rows do not sum to 1: normalise over the last axis (axis=-1, keepdims=True)")
-expect.close(got, special.softmax(x, axis=-1), atol=1e-15, rtol=1e-11,
+expect.close(got, special.softmax(x, axis=-1), atol=1e-15, rtol=1e-11, what="softmax of a random (3, 4, 5) batch",
              hint="compare with scipy.special.softmax(x, axis=-1)")
 expect.close(learner.softmax(x + 123.0), got, atol=1e-15, rtol=1e-11, what="softmax(x + 123)",
              hint="softmax must be invariant to adding a constant to every logit")
@@ -145,16 +146,18 @@ expect.shape(learner.softmax(np.zeros((0, 4))), (0, 4), what="softmax of an empt
 from grader.testing import learner, expect
 
 p = learner.softmax(np.array([1e4, 0.0, -1e4]))
-expect.finite(p, hint="exp overflowed: subtract x.max(axis=-1, keepdims=True) before exponentiating")
+expect.finite(p, what="softmax([1e4, 0, -1e4])",
+              hint="exp overflowed: subtract x.max(axis=-1, keepdims=True) before exponentiating")
 ### BEGIN HIDDEN TESTS
 from scipy import special
 
 x = np.array([[1e4, 0.0, -1e4], [1e4, 1e4, 1e4], [-1e4, -1e4 + 1.0, -1e4 + 2.0], [800.0, 799.0, -800.0]])
 got = learner.softmax(x)
-expect.finite(got, hint="exp overflowed (softmax without subtracting the maximum): subtract x.max(axis=-1, keepdims=True) before exponentiating")
+expect.finite(got, what="softmax of logits as large as 1e4",
+              hint="exp overflowed (softmax without subtracting the maximum): subtract x.max(axis=-1, keepdims=True) before exponentiating")
 expect.close(np.sum(got, axis=-1), np.ones(4), atol=1e-12, what="the row sums",
              hint="rows with logits of magnitude 1e4 must still sum to 1: subtract the row maximum first")
-expect.close(got, special.softmax(x, axis=-1), atol=1e-15, rtol=1e-9,
+expect.close(got, special.softmax(x, axis=-1), atol=1e-15, rtol=1e-9, what="softmax of logits as large as 1e4",
              hint="softmax(x) must equal softmax(x - max(x)); subtract the row maximum before exponentiating")
 masked = np.array([[0.5, -np.inf, 1.5, -np.inf], [-np.inf, 2.0, -np.inf, -np.inf]])
 got = learner.softmax(masked)
@@ -225,24 +228,27 @@ print(logsumexp(z), "  max:", z.max(axis=-1), "  max + log V:", z.max(axis=-1) +
 """logsumexp of small hand-checked inputs: log 2 for two zeros, the last axis is reduced away"""
 from grader.testing import learner, expect
 
-expect.close(learner.logsumexp(np.array([0.0, 0.0])), math.log(2.0), atol=1e-15, rtol=0)
+expect.close(learner.logsumexp(np.array([0.0, 0.0])), math.log(2.0), atol=1e-15, rtol=0, what="logsumexp([0, 0])")
 got = learner.logsumexp(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
-expect.shape(got, (2,), hint="logsumexp reduces the last axis: (..., V) -> (...)")
-expect.close(got, np.array([math.log(math.e + math.e**2 + math.e**3), 5.0 + math.log(3.0)]), atol=1e-14, rtol=1e-14)
+expect.shape(got, (2,), what="logsumexp of a (2, 3) batch", hint="logsumexp reduces the last axis: (..., V) -> (...)")
+expect.close(got, np.array([math.log(math.e + math.e**2 + math.e**3), 5.0 + math.log(3.0)]), atol=1e-14, rtol=1e-14,
+             what="logsumexp of [[1, 2, 3], [5, 5, 5]]")
 
 # %% nbgrader={"grade": true, "grade_id": "logsumexp_matches_scipy", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """logsumexp matches scipy.special.logsumexp on random batches, including a single logit, an empty batch and -inf (masked) entries"""
 from grader.testing import learner, expect
 
-expect.shape(learner.logsumexp(np.zeros((2, 3, 4))), (2, 3), hint="logsumexp reduces the last axis: (..., V) -> (...)")
+expect.shape(learner.logsumexp(np.zeros((2, 3, 4))), (2, 3), what="logsumexp of a (2, 3, 4) array",
+             hint="logsumexp reduces the last axis: (..., V) -> (...)")
 ### BEGIN HIDDEN TESTS
 from scipy import special
 
 rng = np.random.default_rng(1)
 x = rng.normal(scale=4.0, size=(2, 3, 7))
 got = learner.logsumexp(x)
-expect.shape(got, (2, 3), hint="logsumexp reduces the last axis: (..., V) -> (...)")
-expect.close(got, special.logsumexp(x, axis=-1), atol=1e-13, rtol=1e-13,
+expect.shape(got, (2, 3), what="logsumexp of a random (2, 3, 7) batch",
+             hint="logsumexp reduces the last axis: (..., V) -> (...)")
+expect.close(got, special.logsumexp(x, axis=-1), atol=1e-13, rtol=1e-13, what="logsumexp of a random (2, 3, 7) batch",
              hint="compare with scipy.special.logsumexp(x, axis=-1)")
 expect.close(learner.logsumexp(np.array([[0.3, -1.2]])), special.logsumexp([[0.3, -1.2]], axis=-1), atol=1e-15, rtol=1e-14,
              what="a batch of one row")
@@ -258,20 +264,22 @@ expect.close(learner.logsumexp(np.array([[0.0, -np.inf], [1.0, -np.inf]])), np.a
 from grader.testing import learner, expect
 
 got = learner.logsumexp(np.array([1e4, 1e4]))
-expect.finite(got, hint="exp(1e4) overflows: factor out the maximum, log(sum(exp(x))) = m + log(sum(exp(x - m)))")
+expect.finite(got, what="logsumexp([1e4, 1e4])",
+              hint="exp(1e4) overflows: factor out the maximum, log(sum(exp(x))) = m + log(sum(exp(x - m)))")
 ### BEGIN HIDDEN TESTS
 from scipy import special
 
 x = np.array([[1e4, 1e4], [-1e4, -1e4], [1e4, -1e4], [800.0, 0.0]])
 got = learner.logsumexp(x)
-expect.finite(got, hint="log(sum(exp(x))) overflowed or underflowed: factor out the maximum, m + log(sum(exp(x - m)))")
+expect.finite(got, what="logsumexp of logits of magnitude 1e4",
+              hint="log(sum(exp(x))) overflowed or underflowed: factor out the maximum, m + log(sum(exp(x - m)))")
 m = x.max(axis=-1)
 if np.shape(got) == m.shape and np.allclose(np.asarray(got, dtype=float), special.logsumexp(x, axis=-1) - m, atol=1e-9):
     expect.fail("logsumexp forgets to add the maximum back: after log(sum(exp(x - m))) add m again, "
                 "since log(sum(exp(x))) = m + log(sum(exp(x - m)))")
 expect.true(np.shape(got) == m.shape and np.all(np.asarray(got) >= m - 1e-9) and np.all(np.asarray(got) <= m + np.log(2) + 1e-9),
             "logsumexp must lie between max(x) and max(x) + log V: did you add the maximum back after subtracting it?")
-expect.close(got, special.logsumexp(x, axis=-1), atol=1e-12, rtol=1e-13,
+expect.close(got, special.logsumexp(x, axis=-1), atol=1e-12, rtol=1e-13, what="logsumexp of logits of magnitude 1e4",
              hint="logsumexp(x) = m + log(sum(exp(x - m))) with m the row maximum")
 ### END HIDDEN TESTS
 
@@ -330,8 +338,8 @@ print(log_softmax(np.array([[2.0, 1.0, 0.1], [0.0, -2000.0, 1e4]])))
 from grader.testing import learner, expect
 
 got = learner.log_softmax(np.array([[0.0, 0.0], [1.0, 2.0]]))
-expect.shape(got, (2, 2), hint="log_softmax keeps the shape of its input")
-expect.close(got[0], np.log([0.5, 0.5]), atol=1e-15, rtol=1e-14)
+expect.shape(got, (2, 2), what="log_softmax of a (2, 2) batch", hint="log_softmax keeps the shape of its input")
+expect.close(got[0], np.log([0.5, 0.5]), atol=1e-15, rtol=1e-14, what="log_softmax([0, 0])")
 expect.close(np.exp(got).sum(axis=-1), np.ones(2), atol=1e-14, what="exp(log_softmax) row sums",
              hint="exp of the result must sum to 1 over the last axis")
 
@@ -339,7 +347,8 @@ expect.close(np.exp(got).sum(axis=-1), np.ones(2), atol=1e-14, what="exp(log_sof
 """log_softmax matches scipy.special.log_softmax and torch.nn.functional.log_softmax, and is unchanged by shifting every logit"""
 from grader.testing import learner, expect
 
-expect.shape(learner.log_softmax(np.zeros((2, 3, 4))), (2, 3, 4), hint="log_softmax keeps the shape of its input")
+expect.shape(learner.log_softmax(np.zeros((2, 3, 4))), (2, 3, 4), what="log_softmax of a (2, 3, 4) array",
+             hint="log_softmax keeps the shape of its input")
 ### BEGIN HIDDEN TESTS
 import torch
 import torch.nn.functional as F
@@ -348,10 +357,12 @@ from scipy import special
 rng = np.random.default_rng(2)
 x = rng.normal(scale=3.0, size=(4, 3, 6))
 got = learner.log_softmax(x)
-expect.shape(got, x.shape, hint="log_softmax keeps the shape of its input")
+expect.shape(got, x.shape, what="log_softmax of a random (4, 3, 6) batch", hint="log_softmax keeps the shape of its input")
 expect.close(got, special.log_softmax(x, axis=-1), atol=1e-13, rtol=1e-13,
+             what="log_softmax of a random batch compared with scipy",
              hint="log_softmax(x) = x - logsumexp(x) over the last axis (keepdims for broadcasting)")
 expect.close(got, F.log_softmax(torch.from_numpy(x), dim=-1).numpy(), atol=1e-13, rtol=1e-13,
+             what="log_softmax of a random batch compared with torch",
              hint="compare with torch.nn.functional.log_softmax(x, dim=-1)")
 expect.close(learner.log_softmax(x - 50.0), got, atol=1e-12, rtol=1e-12, what="log_softmax(x - 50)",
              hint="log_softmax must be invariant to shifting every logit by a constant")
@@ -362,15 +373,18 @@ expect.close(learner.log_softmax(x - 50.0), got, atol=1e-12, rtol=1e-12, what="l
 from grader.testing import learner, expect
 
 got = learner.log_softmax(np.array([0.0, -2000.0]))
-expect.finite(got, hint="log(softmax(x)) gives log(0) = -inf once a probability underflows: compute x - logsumexp(x) instead")
+expect.finite(got, what="log_softmax([0, -2000])",
+              hint="log(softmax(x)) gives log(0) = -inf once a probability underflows: compute x - logsumexp(x) instead")
 ### BEGIN HIDDEN TESTS
 import torch
 import torch.nn.functional as F
 
 x = np.array([[1e4, 0.0, -1e4], [1e4, 1e4, 1e4], [-1e4, -1e4 + 1.0, 0.0], [0.0, -800.0, -2000.0]])
 got = learner.log_softmax(x)
-expect.finite(got, hint="log of an underflowed softmax is -inf: compute log_softmax as x - logsumexp(x), never as log(softmax(x))")
+expect.finite(got, what="log_softmax of logits of magnitude 1e4",
+              hint="log of an underflowed softmax is -inf: compute log_softmax as x - logsumexp(x), never as log(softmax(x))")
 expect.close(got, F.log_softmax(torch.from_numpy(x), dim=-1).numpy(), atol=1e-9, rtol=1e-13,
+             what="log_softmax of logits of magnitude 1e4",
              hint="log_softmax(x) = x - logsumexp(x); do not take the log of an unstable or underflowed softmax")
 ### END HIDDEN TESTS
 
@@ -515,17 +529,19 @@ plt.show()
 """the categorical MLE is the observed frequency: counts divided by their total, over the last axis"""
 from grader.testing import learner, expect
 
-expect.close(learner.mle_categorical(np.array([7, 3])), np.array([0.7, 0.3]), atol=1e-15, rtol=1e-14)
+expect.close(learner.mle_categorical(np.array([7, 3])), np.array([0.7, 0.3]), atol=1e-15, rtol=1e-14,
+             what="the MLE of counts [7, 3]")
 got = learner.mle_categorical(np.array([[1, 1, 2], [0, 5, 0]]))
-expect.shape(got, (2, 3), hint="one distribution per row: normalise over the last axis")
-expect.close(got, np.array([[0.25, 0.25, 0.5], [0.0, 1.0, 0.0]]), atol=1e-15, rtol=1e-14,
+expect.shape(got, (2, 3), what="the MLE of a (2, 3) count table", hint="one distribution per row: normalise over the last axis")
+expect.close(got, np.array([[0.25, 0.25, 0.5], [0.0, 1.0, 0.0]]), atol=1e-15, rtol=1e-14, what="the MLE of a (2, 3) count table",
              hint="divide each row by its own total (axis=-1, keepdims=True)")
 
 # %% nbgrader={"grade": true, "grade_id": "mle_categorical_maximises_likelihood", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """the categorical MLE of random count tables is counts / total, no other distribution has a higher multinomial likelihood (scipy.stats.multinomial), and scaling the counts changes nothing"""
 from grader.testing import learner, expect
 
-expect.shape(learner.mle_categorical(np.ones((3, 5))), (3, 5), hint="one distribution per row")
+expect.shape(learner.mle_categorical(np.ones((3, 5))), (3, 5), what="the MLE of a (3, 5) count table",
+             hint="one distribution per row")
 ### BEGIN HIDDEN TESTS
 from scipy import stats
 
@@ -533,7 +549,7 @@ rng = np.random.default_rng(4)
 counts = rng.integers(0, 30, size=(5, 6))
 counts[:, 0] += 1
 got = learner.mle_categorical(counts)
-expect.close(got, counts / counts.sum(axis=-1, keepdims=True), atol=1e-15, rtol=1e-13,
+expect.close(got, counts / counts.sum(axis=-1, keepdims=True), atol=1e-15, rtol=1e-13, what="the MLE of a random count table",
              hint="the MLE of a categorical is counts / counts.sum(axis=-1, keepdims=True)")
 # The MLE maximises the multinomial likelihood: no other distribution scores higher.
 for row, pi in zip(counts, np.asarray(got)):
@@ -549,27 +565,32 @@ expect.close(learner.mle_categorical(np.array([2.0, 6.0]) * 1000), np.array([0.2
 """the log-likelihood of one observation at the mean of a standard normal is -log(2 pi) / 2, and of two observations twice that"""
 from grader.testing import learner, expect
 
-expect.close(learner.gaussian_log_likelihood(np.array([0.0]), 0.0, 1.0), -0.5 * math.log(2 * math.pi), atol=1e-15, rtol=1e-14)
+expect.close(learner.gaussian_log_likelihood(np.array([0.0]), 0.0, 1.0), -0.5 * math.log(2 * math.pi), atol=1e-15, rtol=1e-14,
+             what="the log-likelihood of x = 0 under N(0, 1)")
 expect.close(learner.gaussian_log_likelihood(np.array([1.0, 1.0]), 1.0, 1.0), -math.log(2 * math.pi), atol=1e-15, rtol=1e-14,
+             what="the log-likelihood of x = [1, 1] under N(1, 1)",
              hint="sum the log-densities over the observations")
 
 # %% nbgrader={"grade": true, "grade_id": "gaussian_log_likelihood_matches_scipy", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """the Gaussian log-likelihood is the sum of log-densities and matches scipy.stats.norm.logpdf (var is the variance, not the standard deviation)"""
 from grader.testing import learner, expect
 
-expect.finite(learner.gaussian_log_likelihood(np.array([0.5, -0.5]), 0.0, 4.0))
+expect.finite(learner.gaussian_log_likelihood(np.array([0.5, -0.5]), 0.0, 4.0), what="the log-likelihood of two observations")
 ### BEGIN HIDDEN TESTS
 from scipy import stats
 
 rng = np.random.default_rng(5)
 x = rng.normal(loc=-1.0, scale=3.0, size=40)
 expect.close(learner.gaussian_log_likelihood(x, 0.5, 4.0), stats.norm.logpdf(x, 0.5, 2.0).sum(), atol=1e-11, rtol=1e-13,
+             what="the log-likelihood of 40 observations",
              hint="log N(x | mu, var) = -0.5 log(2 pi var) - (x - mu)^2 / (2 var), summed over observations; var is sigma^2")
 x2 = rng.normal(size=(30, 3))
 mean, var = np.array([0.0, 1.0, -1.0]), np.array([1.0, 0.25, 9.0])
 got = learner.gaussian_log_likelihood(x2, mean, var)
-expect.shape(got, (3,), hint="for x of shape (N, D), sum over the N observations (axis 0) and keep D")
-expect.close(got, stats.norm.logpdf(x2, mean, np.sqrt(var)).sum(axis=0), atol=1e-11, rtol=1e-13)
+expect.shape(got, (3,), what="the log-likelihood of (30, 3) data, per feature",
+             hint="for x of shape (N, D), sum over the N observations (axis 0) and keep D")
+expect.close(got, stats.norm.logpdf(x2, mean, np.sqrt(var)).sum(axis=0), atol=1e-11, rtol=1e-13,
+             what="the log-likelihood of (30, 3) data, per feature")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "mle_gaussian_small_case", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -586,7 +607,7 @@ expect.close(var, 1.25, atol=1e-15, rtol=1e-14, what="the variance",
 from grader.testing import learner, expect
 
 mean, var = learner.mle_gaussian(np.array([0.0, 2.0]))
-expect.finite(var)
+expect.finite(var, what="the variance of two observations")
 ### BEGIN HIDDEN TESTS
 from scipy import stats
 
@@ -696,9 +717,11 @@ from grader.testing import learner, expect
 
 got = learner.cross_entropy(np.zeros((4, 10)), np.array([0, 3, 9, 1]))
 expect.true(np.ndim(got) == 0, "cross_entropy must return one number (the mean over the batch), not an array per example")
-expect.close(got, math.log(10), atol=1e-14, rtol=1e-14, hint="uniform predictions over C classes give a loss of log C")
+expect.close(got, math.log(10), atol=1e-14, rtol=1e-14, what="the loss for uniform logits over 10 classes",
+             hint="uniform predictions over C classes give a loss of log C")
 hand = (math.log(math.e**2 + 2) - 2.0 + math.log(3)) / 2
 expect.close(learner.cross_entropy(np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), np.array([0, 2])), hand, atol=1e-14, rtol=1e-14,
+             what="the loss for a batch of two examples",
              hint="loss_n = logsumexp(z_n) - z_n[y_n], averaged over the batch")
 
 # %% nbgrader={"grade": true, "grade_id": "cross_entropy_matches_torch", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
@@ -706,7 +729,7 @@ expect.close(learner.cross_entropy(np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
 from grader.testing import learner, expect
 
 got = learner.cross_entropy(np.array([[1.0, 2.0], [3.0, -1.0]]), np.array([1, 0]))
-expect.finite(got)
+expect.finite(got, what="the loss for a batch of two examples")
 ### BEGIN HIDDEN TESTS
 import torch
 import torch.nn.functional as F
@@ -726,7 +749,7 @@ for n, c in [(16, 10), (1, 5), (64, 3)]:
     if np.isclose(float(got), double, rtol=1e-9):
         expect.fail("softmax was applied twice: cross_entropy takes raw logits and applies log_softmax itself; "
                     "do not pass softmax(logits) (probabilities) as logits")
-    expect.close(got, want, atol=1e-13, rtol=1e-13,
+    expect.close(got, want, atol=1e-13, rtol=1e-13, what=f"the loss for a batch of {n} with {c} classes",
                  hint="mean over the batch of logsumexp(z_n) - z_n[y_n]; the inputs are logits, not probabilities")
 expect.close(learner.cross_entropy(np.array([[0.3, -1.0, 2.0]]), np.array([1])),
              math.log(math.exp(0.3) + math.exp(-1.0) + math.exp(2.0)) + 1.0, atol=1e-14, rtol=1e-14, what="a batch of one",
@@ -738,7 +761,8 @@ expect.close(learner.cross_entropy(np.array([[0.3, -1.0, 2.0]]), np.array([1])),
 from grader.testing import learner, expect
 
 got = learner.cross_entropy(np.array([[1e4, 0.0, -1e4]]), np.array([2]))
-expect.finite(got, hint="log(softmax) underflows to log(0) = -inf: use log_softmax = z - logsumexp(z)")
+expect.finite(got, what="the loss when confidently wrong",
+              hint="log(softmax) underflows to log(0) = -inf: use log_softmax = z - logsumexp(z)")
 ### BEGIN HIDDEN TESTS
 import torch
 import torch.nn.functional as F
@@ -806,13 +830,14 @@ print("half-sure of the right token among 8:", perplexity(np.log(np.array([[0.5]
 from grader.testing import learner, expect
 
 expect.close(learner.perplexity(np.zeros((3, 50)), np.array([1, 2, 3])), 50.0, atol=0, rtol=1e-12,
+             what="the perplexity of uniform predictions over 50 classes",
              hint="uniform predictions over V classes have perplexity V")
 
 # %% nbgrader={"grade": true, "grade_id": "perplexity_from_cross_entropy", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """perplexity is exp of the mean cross-entropy in nats (matching torch), 1 for a perfect model and k for a model evenly unsure between k tokens"""
 from grader.testing import learner, expect
 
-expect.finite(learner.perplexity(np.array([[1.0, 0.0]]), np.array([0])))
+expect.finite(learner.perplexity(np.array([[1.0, 0.0]]), np.array([0])), what="the perplexity of one example")
 ### BEGIN HIDDEN TESTS
 import torch
 import torch.nn.functional as F
@@ -824,7 +849,8 @@ ce = F.cross_entropy(torch.from_numpy(z), torch.from_numpy(y)).item()
 got = learner.perplexity(z, y)
 if np.isclose(float(got), 2.0**ce, rtol=1e-9):
     expect.fail("perplexity used 2 ** cross-entropy, but the cross-entropy is in nats: perplexity = exp(cross-entropy)")
-expect.close(got, math.exp(ce), atol=0, rtol=1e-12, hint="perplexity = exp(mean cross-entropy in nats)")
+expect.close(got, math.exp(ce), atol=0, rtol=1e-12, what="the perplexity of random logits",
+             hint="perplexity = exp(mean cross-entropy in nats)")
 expect.close(learner.perplexity(np.array([[1e4, 0.0, 0.0]]), np.array([0])), 1.0, atol=1e-12, rtol=0,
              what="the perplexity of a confident, correct model", hint="a perfect model has perplexity exp(0) = 1")
 expect.close(learner.perplexity(np.log(np.full((2, 4), 0.25)), np.array([2, 0])), 4.0, atol=0, rtol=1e-12,
@@ -932,15 +958,18 @@ print("q = 0 where p > 0:", kl_divergence(np.array([0.5, 0.5]), np.array([1.0, 0
 from grader.testing import learner, expect
 
 got = learner.entropy(np.array([[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]]))
-expect.shape(got, (2,), hint="entropy reduces the last axis")
-expect.finite(got, hint="0 * log(0) gives nan: outcomes with probability 0 must contribute 0")
-expect.close(got, np.array([math.log(4), 0.0]), atol=1e-15, rtol=1e-14)
+expect.shape(got, (2,), what="the entropy of a uniform and a certain distribution", hint="entropy reduces the last axis")
+expect.finite(got, what="the entropy of a uniform and a certain distribution",
+              hint="0 * log(0) gives nan: outcomes with probability 0 must contribute 0")
+expect.close(got, np.array([math.log(4), 0.0]), atol=1e-15, rtol=1e-14,
+             what="the entropy of a uniform and a certain distribution")
 
 # %% nbgrader={"grade": true, "grade_id": "entropy_matches_scipy", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """entropy matches scipy.special.entr and scipy.stats.entropy (nats) on random batches with exact zeros, and lies between 0 and log K"""
 from grader.testing import learner, expect
 
-expect.finite(learner.entropy(np.array([0.5, 0.5, 0.0])), hint="0 * log(0) gives nan: outcomes with probability 0 must contribute 0")
+expect.finite(learner.entropy(np.array([0.5, 0.5, 0.0])), what="entropy([0.5, 0.5, 0])",
+              hint="0 * log(0) gives nan: outcomes with probability 0 must contribute 0")
 ### BEGIN HIDDEN TESTS
 from scipy import special, stats
 
@@ -949,10 +978,13 @@ p = rng.dirichlet(np.ones(7), size=(3, 4))
 p[0, 0, :3] = 0.0
 p /= p.sum(axis=-1, keepdims=True)
 got = learner.entropy(p)
-expect.shape(got, (3, 4), hint="entropy reduces the last axis")
-expect.finite(got, hint="0 * log(0) is nan in floating point: treat terms with p = 0 as 0 (the limit of t log t)")
-expect.close(got, special.entr(p).sum(axis=-1), atol=1e-14, rtol=1e-13, hint="compare with scipy.special.entr(p).sum(-1)")
-expect.close(got, stats.entropy(p, axis=-1), atol=1e-14, rtol=1e-13, hint="compare with scipy.stats.entropy(p, axis=-1) (nats)")
+expect.shape(got, (3, 4), what="the entropy of a (3, 4, 7) batch", hint="entropy reduces the last axis")
+expect.finite(got, what="the entropy of a batch with exact zeros",
+              hint="0 * log(0) is nan in floating point: treat terms with p = 0 as 0 (the limit of t log t)")
+expect.close(got, special.entr(p).sum(axis=-1), atol=1e-14, rtol=1e-13, what="the entropy compared with scipy.special.entr",
+             hint="compare with scipy.special.entr(p).sum(-1)")
+expect.close(got, stats.entropy(p, axis=-1), atol=1e-14, rtol=1e-13, what="the entropy compared with scipy.stats.entropy",
+             hint="compare with scipy.stats.entropy(p, axis=-1) (nats)")
 expect.true(np.all(np.asarray(got) >= -1e-15) and np.all(np.asarray(got) <= math.log(7) + 1e-12),
             "entropy must lie between 0 and log K")
 ### END HIDDEN TESTS
@@ -962,17 +994,18 @@ expect.true(np.all(np.asarray(got) >= -1e-15) and np.all(np.asarray(got) <= math
 from grader.testing import learner, expect
 
 p = np.array([0.2, 0.3, 0.5])
-expect.close(learner.kl_divergence(p, p), 0.0, atol=1e-15, rtol=0, hint="a distribution has zero divergence from itself")
+expect.close(learner.kl_divergence(p, p), 0.0, atol=1e-15, rtol=0, what="KL(p || p)",
+             hint="a distribution has zero divergence from itself")
 hand = 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)
 expect.close(learner.kl_divergence(np.array([0.9, 0.1]), np.array([0.5, 0.5])), hand, atol=1e-15, rtol=1e-14,
-             hint="KL(p || q) = sum_i p_i log(p_i / q_i)")
+             what="KL between a 0.9 coin and a fair coin", hint="KL(p || q) = sum_i p_i log(p_i / q_i)")
 
 # %% nbgrader={"grade": true, "grade_id": "kl_direction_matches_scipy_and_torch", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """KL(p || q) averages under its first argument p: it matches scipy.special.rel_entr(p, q) and torch.nn.functional.kl_div(log q, p), including zeros in p and q"""
 from grader.testing import learner, expect
 
 got = learner.kl_divergence(np.array([[0.8, 0.15, 0.05]]), np.array([[0.4, 0.4, 0.2]]))
-expect.shape(got, (1,), hint="KL reduces the last axis")
+expect.shape(got, (1,), what="KL of a batch of one pair", hint="KL reduces the last axis")
 ### BEGIN HIDDEN TESTS
 import torch
 import torch.nn.functional as F
@@ -982,14 +1015,14 @@ rng = np.random.default_rng(10)
 p = rng.dirichlet(np.full(6, 0.5), size=(4, 5))
 q = rng.dirichlet(np.full(6, 0.5), size=(4, 5))
 got = learner.kl_divergence(p, q)
-expect.shape(got, (4, 5), hint="KL reduces the last axis")
+expect.shape(got, (4, 5), what="KL of a (4, 5) batch of pairs", hint="KL reduces the last axis")
 if np.allclose(np.asarray(got, dtype=float), special.rel_entr(q, p).sum(-1), rtol=1e-9, atol=0):
     expect.fail("kl_divergence(p, q) returned KL(q || p): the arguments are swapped. "
                 "KL(p || q) = sum_i p_i log(p_i / q_i), an average under the FIRST argument p")
-expect.close(got, special.rel_entr(p, q).sum(-1), atol=1e-14, rtol=1e-12,
+expect.close(got, special.rel_entr(p, q).sum(-1), atol=1e-14, rtol=1e-12, what="KL of random pairs compared with scipy",
              hint="KL(p || q) = sum_i p_i log(p_i / q_i); compare with scipy.special.rel_entr(p, q).sum(-1)")
 torch_kl = F.kl_div(torch.from_numpy(np.log(q)), torch.from_numpy(p), reduction="none").sum(-1).numpy()
-expect.close(got, torch_kl, atol=1e-14, rtol=1e-12,
+expect.close(got, torch_kl, atol=1e-14, rtol=1e-12, what="KL of random pairs compared with torch",
              hint="torch.nn.functional.kl_div(log q, p) computes KL(p || q): is the order of your arguments right?")
 # Zeros: p_i = 0 contributes 0; q_i = 0 where p_i > 0 makes KL infinite.
 got = learner.kl_divergence(np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]), np.array([[0.5, 0.5, 0.0], [0.25, 0.25, 0.5]]))
@@ -1222,8 +1255,8 @@ plt.show()
 from grader.testing import learner, expect
 
 got = learner.bayes_posterior(np.array([0.01, 0.99]), np.array([0.95, 0.05]))
-expect.shape(got, (2,), hint="one posterior probability per hypothesis")
-expect.close(got, np.array([0.0095, 0.0495]) / 0.059, atol=1e-15, rtol=1e-13,
+expect.shape(got, (2,), what="the posterior after a positive test", hint="one posterior probability per hypothesis")
+expect.close(got, np.array([0.0095, 0.0495]) / 0.059, atol=1e-15, rtol=1e-13, what="the posterior after a positive test",
              hint="posterior = prior * likelihood / sum(prior * likelihood)")
 
 # %% nbgrader={"grade": true, "grade_id": "bayes_tables_and_updates", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
@@ -1264,7 +1297,8 @@ rng = np.random.default_rng(12)
 priors = rng.dirichlet(np.ones(4), size=5)
 lik = rng.uniform(0.05, 1.0, size=4)
 got = learner.bayes_posterior(priors, lik)
-expect.shape(got, (5, 4), hint="normalise over the last axis; the likelihood broadcasts against a batch of priors")
+expect.shape(got, (5, 4), what="a batch of posteriors",
+             hint="normalise over the last axis; the likelihood broadcasts against a batch of priors")
 z = np.log(priors) + np.log(lik)
 expect.close(got, np.exp(z - z.max(-1, keepdims=True)) / np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True),
              atol=1e-15, rtol=1e-12, what="a batch of posteriors")
@@ -1390,8 +1424,9 @@ from grader.testing import learner, expect
 
 z = np.array([1.0, 3.0, 2.0])
 e = np.exp(z - 3.0)
-expect.close(learner.apply_temperature(z, 1.0), e / e.sum(), atol=1e-15, rtol=1e-13, hint="T = 1 leaves softmax unchanged")
-expect.close(learner.apply_temperature(z, 0.0), np.array([0.0, 1.0, 0.0]), atol=0, rtol=0,
+expect.close(learner.apply_temperature(z, 1.0), e / e.sum(), atol=1e-15, rtol=1e-13, what="the distribution at T = 1",
+             hint="T = 1 leaves softmax unchanged")
+expect.close(learner.apply_temperature(z, 0.0), np.array([0.0, 1.0, 0.0]), atol=0, rtol=0, what="the distribution at T = 0",
              hint="T = 0 is greedy decoding: a one-hot distribution on the argmax")
 
 # %% nbgrader={"grade": true, "grade_id": "temperature_divides_logits", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
@@ -1407,7 +1442,7 @@ rng = np.random.default_rng(13)
 z = rng.normal(scale=2.0, size=(3, 6))
 for t in (0.5, 2.0, 0.3):
     got = learner.apply_temperature(z, t)
-    expect.shape(got, z.shape, hint="apply_temperature keeps the shape of the logits")
+    expect.shape(got, z.shape, what=f"the distribution at T = {t}", hint="apply_temperature keeps the shape of the logits")
     if np.allclose(np.asarray(got, dtype=float), special.softmax(z * t, axis=-1), rtol=1e-9):
         expect.fail("the logits are multiplied by the temperature; temperature divides them: softmax(z / T), "
                     "so T < 1 sharpens and T > 1 flattens")
@@ -1439,7 +1474,7 @@ def draw(ns, logits, temperature, n, seed):
 
 
 s = draw.learner(np.array([0.0, 1.0, 0.5, -2.0]), 1.0, 100, 0)
-expect.shape(s, (100,), hint="one token id per sample")
+expect.shape(s, (100,), what="100 samples at T = 1", hint="one token id per sample")
 expect.true(np.asarray(s).dtype.kind in "iu", "samples must be integer token ids (e.g. int64), not floats")
 expect.true(np.all((np.asarray(s) >= 0) & (np.asarray(s) < 4)), "token ids must lie in [0, V)")
 expect.equal(draw.learner(np.array([0.0, 5.0, 1.0]), 0.0, 10, 1), np.full(10, 1),

@@ -258,8 +258,8 @@ def sgd_step(params: np.ndarray, grads: np.ndarray, state: dict, lr: float, weig
 from grader.testing import learner, expect
 
 new_params, new_state = learner.sgd_step(np.array([1.0, 2.0]), np.array([0.5, -1.0]), {}, 0.1)
-expect.shape(new_params, (2,))
-expect.dtype(new_params, np.float64, hint="work in float64 throughout")
+expect.shape(new_params, (2,), what="the new parameters")
+expect.dtype(new_params, np.float64, what="the new parameters", hint="work in float64 throughout")
 expect.close(new_params, np.array([0.95, 2.1]), atol=1e-12, rtol=0, what="one SGD step",
              hint="the update is params - lr * grads")
 expect.true(isinstance(new_state, dict), "the returned state must be a dict ({} for plain SGD)")
@@ -454,7 +454,7 @@ expect.close(p2, np.array([0.52, -1.29]), atol=1e-12, rtol=0, what="the second m
 
 # %% nbgrader={"grade": true, "grade_id": "momentum_matches_torch", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """momentum_step follows torch.optim.SGD with momentum, dampening, weight decay and Nesterov for 200 steps to 1e-8"""
-from grader.testing import learner, scenario, expect
+from grader.testing import learner, reference, scenario, expect
 
 
 ### BEGIN HIDDEN TESTS
@@ -467,6 +467,10 @@ p2, s2 = learner.momentum_step(p1, g, s1, 0.1, momentum=0.9, dampening=0.5)
 expect.close(s2["momentum_buffer"], 0.9 * g + 0.5 * g, atol=1e-12, rtol=0, what="the buffer after a second step with dampening=0.5",
              hint="buffer = momentum * buffer + (1 - dampening) * grad: torch's buffer is a decaying sum of "
                   "gradients, neither a moving average with weight (1 - momentum) nor scaled by the learning rate")
+p_default, s_default = learner.momentum_step(p1, g, s1, 0.1)
+p_want, _ = reference.momentum_step(p1, g, s1, 0.1)
+expect.close(p_default, p_want, atol=1e-12, rtol=0, what="a second step with the default momentum, dampening and Nesterov",
+             hint="keep the signature's defaults: momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False")
 ### END HIDDEN TESTS
 ROSENBROCK = {"kind": "rosenbrock"}
 hyper = {"lr": 2e-4, "momentum": 0.9}
@@ -917,26 +921,30 @@ def inputs_after_a_step(ns):
         "adamw_step": {"lr": 0.1, "weight_decay": 0.1},
     }
     rng = np.random.default_rng(0)
-    unchanged = {}
+    unchanged, second = {}, {}
     for name, hyper in calls.items():
         step = getattr(ns, name)
-        params, grads = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
-        _, state = step(params.copy(), grads.copy(), {}, **hyper)
+        params, grads, first_grads = rng.normal(size=(3, 2)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+        _, state = step(params.copy(), first_grads, {}, **hyper)
         state_copy = {key: np.array(value, copy=True) for key, value in state.items()}
         params_copy, grads_copy = params.copy(), grads.copy()
-        step(params, grads, state, **hyper)
+        second[name], _ = step(params, grads, state, **hyper)
         unchanged[name] = bool(
             np.array_equal(params, params_copy) and np.array_equal(grads, grads_copy)
             and set(state) == set(state_copy) and all(np.array_equal(state[k], state_copy[k]) for k in state_copy)
         )
-    return unchanged
+    return {"unchanged": unchanged, "second": second}
 
 
 ### BEGIN HIDDEN TESTS
 result = inputs_after_a_step.learner()
-for name, ok in result.items():
+want = inputs_after_a_step.reference()
+for name, ok in result["unchanged"].items():
     expect.true(ok, f"{name} changed one of its inputs in place: build new arrays (params - lr * ...) and a new "
                     "state dict instead of using -=, *= or state[key] = ... on the arguments")
+for name, params in want["second"].items():  # unchanged inputs, and still the right step
+    expect.close(result["second"][name], params, atol=1e-12, rtol=1e-12, what=f"the parameters after two steps of {name}",
+                 hint="the step itself went wrong: compare with the test of that optimizer")
 ### END HIDDEN TESTS
 
 

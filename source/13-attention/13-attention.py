@@ -451,7 +451,12 @@ for m, case in [(None, "without a mask"), (mask, "with a causal mask")]:
     out, weights = learner.scaled_dot_product_attention(q, k, v, m)
     expect.finite(out, what=f"the output for scores around 1e4 {case}",
                   hint="exp of a score around 1e4 overflows: subtract each row's maximum before exponentiating")
+    expect.shape(weights, (2, 5, 7), what=f"the weights for scores around 1e4 {case}")
     expect.close(weights.sum(-1), torch.ones(2, 5, dtype=DTYPE), atol=1e-12, what=f"row sums for scores around 1e4 {case}")
+    scores = q @ k.transpose(-2, -1) / 2.0
+    want = torch.softmax(scores if m is None else scores.masked_fill(~m, float("-inf")), dim=-1)
+    expect.close(weights, want, atol=1e-12, rtol=1e-9, what=f"the weights for scores around 1e4 {case}, compared with torch.softmax",
+                 hint="the largest score of a row gets almost all the weight: is the maximum subtracted row by row (last axis)?")
     expect.close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=m), atol=1e-9, rtol=1e-9,
                  what=f"the output for scores around 1e4 {case}")
 ### END HIDDEN TESTS
@@ -530,6 +535,22 @@ expect.equal(mask, torch.tensor([[True, False, False], [True, True, False], [Tru
 from grader.testing import learner, scenario, expect
 
 expect.shape(learner.causal_mask(2, 3), (2, 3), what="causal_mask(2, 3)", hint="the mask has one row per query and one column per key: (L, S)")
+
+
+@scenario
+def future_changes(ns):
+    """Outputs at positions 0..3 with the causal mask, before and after changing keys/values at 4 and 5."""
+    gen = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(2, 6, 4, generator=gen, dtype=torch.float64) for _ in range(3))
+    mask = ns.causal_mask(6)
+    before, weights = ns.scaled_dot_product_attention(q, k, v, mask)
+    k2, v2 = k.clone(), v.clone()
+    k2[:, 4:] += 3.0
+    v2[:, 4:] -= 5.0
+    after, _ = ns.scaled_dot_product_attention(q, k2, v2, mask)
+    return {"before": before[:, :4], "after": after[:, :4], "full": before, "weights": weights}
+
+
 ### BEGIN HIDDEN TESTS
 hint = "allow exactly the keys j <= i: tril of ones, diagonal included (not j < i, not j <= i + 1)"
 for L, S in [(1, 1), (5, 5), (3, 6), (6, 3)]:
@@ -539,20 +560,6 @@ for L, S in [(1, 1), (5, 5), (3, 6), (6, 3)]:
 expect.equal(learner.causal_mask(4), torch.ones(4, 4, dtype=torch.bool).tril(), what="causal_mask(4) with S left out", hint=hint)
 
 
-@scenario
-def future_changes(ns):
-    """Outputs at positions 0..3 with the causal mask, before and after changing keys/values at 4 and 5."""
-    gen = torch.Generator().manual_seed(5)
-    q, k, v = (torch.randn(2, 6, 4, generator=gen, dtype=torch.float64) for _ in range(3))
-    mask = ns.causal_mask(6)
-    before, _ = ns.scaled_dot_product_attention(q, k, v, mask)
-    k2, v2 = k.clone(), v.clone()
-    k2[:, 4:] += 3.0
-    v2[:, 4:] -= 5.0
-    after, _ = ns.scaled_dot_product_attention(q, k2, v2, mask)
-    return {"before": before[:, :4], "after": after[:, :4], "full": before}
-
-
 got = future_changes.learner()
 expect.close(got["after"], got["before"], atol=1e-12, what="outputs at positions 0-3 after changing keys and values at positions 4-5",
              hint="the future leaks into the past: position i must not attend to any key after i")
@@ -560,6 +567,10 @@ gen = torch.Generator().manual_seed(5)
 q, k, v = (torch.randn(2, 6, 4, generator=gen, dtype=DTYPE) for _ in range(3))
 expect.close(got["full"], F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-12, rtol=1e-10,
              what="attention with your causal mask compared with is_causal=True", hint=hint)
+future = ~torch.ones(6, 6, dtype=torch.bool).tril()
+expect.close(got["weights"], torch.softmax((q @ k.transpose(-2, -1) / 2.0).masked_fill(future, float("-inf")), dim=-1),
+             atol=1e-12, rtol=1e-10, what="the weights with your causal mask, compared with a masked torch.softmax",
+             hint="the weights are part of the answer: each row is a softmax over the allowed keys, exactly 0 on the future")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -649,12 +660,6 @@ from grader.testing import learner, scenario, expect
 
 expect.shape(learner.padding_mask(torch.tensor([1, 2, 0]), 5), (3, 1, 5), what="padding_mask([1, 2, 0], 5)",
              hint="(B, 1, S): the size-1 axis broadcasts over the queries")
-### BEGIN HIDDEN TESTS
-hint = "the padding mask hides keys (last axis) j >= lengths[b] for every query: shape (B, 1, S), not (B, S, 1)"
-lengths = torch.tensor([5, 1, 3, 6])
-mask = learner.padding_mask(lengths, 6)
-expect.shape(mask, (4, 1, 6), what="padding_mask(lengths=[5, 1, 3, 6], S=6)", hint=hint)
-expect.equal(mask, (torch.arange(6)[None, :] < lengths[:, None]).unsqueeze(1), what="padding_mask(lengths=[5, 1, 3, 6], S=6)", hint=hint)
 
 
 @scenario
@@ -674,8 +679,23 @@ def padding_changes(ns):
     return {"before": before, "after": after, "weights": weights, "empty_out": empty_out, "empty_weights": empty_weights}
 
 
+### BEGIN HIDDEN TESTS
+hint = "the padding mask hides keys (last axis) j >= lengths[b] for every query: shape (B, 1, S), not (B, S, 1)"
+lengths = torch.tensor([5, 1, 3, 6])
+mask = learner.padding_mask(lengths, 6)
+expect.shape(mask, (4, 1, 6), what="padding_mask(lengths=[5, 1, 3, 6], S=6)", hint=hint)
+expect.equal(mask, (torch.arange(6)[None, :] < lengths[:, None]).unsqueeze(1), what="padding_mask(lengths=[5, 1, 3, 6], S=6)", hint=hint)
+
+
 got = padding_changes.learner()
+expect.shape(got["weights"], (3, 5, 5), what="the weights on a padded batch (B=3, L=S=5)")
 pad = torch.arange(5)[None, :] >= torch.tensor([2, 5, 4])[:, None]
+gen = torch.Generator().manual_seed(6)
+q, k, v = (torch.randn(3, 5, 4, generator=gen, dtype=DTYPE) for _ in range(3))
+expect.close(got["before"], F.scaled_dot_product_attention(q, k, v, attn_mask=~pad[:, None, :]), atol=1e-12, rtol=1e-10,
+             what="outputs on a padded batch, compared with F.scaled_dot_product_attention", hint="the output is weights @ v: " + hint)
+expect.close(got["weights"], torch.softmax((q @ k.transpose(-2, -1) / 2.0).masked_fill(pad[:, None, :], float("-inf")), dim=-1),
+             atol=1e-12, rtol=1e-10, what="the weights on a padded batch, compared with a masked torch.softmax", hint=hint)
 expect.true(bool((got["weights"].transpose(1, 2)[pad] == 0).all()),
             "some queries give non-zero weight to padded keys: " + hint)
 expect.finite(got["before"], what="outputs on a padded batch",
