@@ -142,6 +142,8 @@ def run_check(args) -> int:
     learner = learner_name(args.learner)
     notebook = args.notebook or default_notebook(course, learner, args.assignment)
     course.source_notebook(args.assignment)  # an unknown assignment is told at once
+    if not Path(notebook).exists() and not Path(notebook).is_symlink():  # a typo: nothing to judge, nothing recorded
+        raise LookupError(f"no notebook {notebook}: give the path of your saved notebook (or `grader start {args.assignment}` first)")
 
     def get_the_gradebook_ready():  # in this process, while the judge works in its own
         if not args.no_record:
@@ -153,11 +155,11 @@ def run_check(args) -> int:
                              meanwhile=get_the_gradebook_ready)
     status = 0 if report.complete else 1
     road = ""
-    if not args.no_record:
+    if not args.no_record and not report.grader_fault:  # a check the grader could not run is no attempt of the learner's
         from grader.gradebook.writer import record
 
         try:
-            record(course, report)
+            record(course, report, self_check=True)
             road = _road_line(course, learner) if args.json else ""  # for the check cell
         except Exception as error:  # noqa: BLE001 - the verdict stands even if recording fails
             print(f"grader check: could not record the result in {course.db_url}: {error}", file=sys.stderr)

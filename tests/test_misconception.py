@@ -41,3 +41,17 @@ def test_class_report_counts_learners_per_mistake(course_copy, tmp_path, capsys)
     assert counts[assignment, mistake].text == load(path)[0].text
     assert main(["progress", "--all"]) == 0
     assert "Classic mistakes" in capsys.readouterr().out
+
+
+@pytest.mark.cpu
+def test_reach_follows_setup_helpers_to_the_scenarios_they_run():
+    """A test that calls a setup-cell helper reaches what the helper's scenario calls (grader.judging.reach)."""
+    from grader.judging.reach import test_reach
+
+    class Scenario:  # what @scenario leaves in a setup namespace: an object with its source
+        source = "def order_of(ns, edges):\n    return ns.topological_order(edges)\n"
+
+    setup: dict = {"order_of": Scenario()}
+    exec("def order_in(edges):\n    return order_of.learner(edges)\n", setup)
+    assert "topological_order" in test_reach("got = order_in([(0, 1)])", setup, {})
+    assert "topological_order" not in test_reach("got = 1", setup, {})

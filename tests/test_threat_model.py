@@ -10,10 +10,12 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import socket
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.notebook.cells import is_solution, is_test, read_source
@@ -254,3 +256,175 @@ def test_invalid_json_is_not_gradable(tmp_path, assignment):
     report = judge(tmp_path, assignment, text)
     assert report.not_gradable and "not valid JSON" in report.not_gradable
     assert report.points == 0 and len(report.results) > 0
+
+
+# --- files that are not what they claim -------------------------------------------------------
+
+
+@pytest.mark.cpu
+def test_notebooks_that_are_not_plain_files_are_refused_without_waiting(tmp_path):
+    """A FIFO, a link to a device or to another file, a sparse huge file, JSON nested without end, too many cells."""
+    assignment = ASSIGNMENTS[0]
+    fifo = tmp_path / "fifo.ipynb"
+    os.mkfifo(fifo)  # opening it for reading would block for ever
+    device = tmp_path / "device.ipynb"
+    device.symlink_to("/dev/zero")  # an endless read
+    borrowed = tmp_path / "borrowed.ipynb"
+    borrowed.symlink_to(COURSE.solution_notebook(assignment))  # another learner's (or the solution's) file
+    huge = tmp_path / "huge.ipynb"
+    with open(huge, "wb") as handle:  # sparse: 65 MiB on paper, nothing on disk
+        handle.truncate(65 << 20)
+    nested = tmp_path / "nested.ipynb"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    crowded = tmp_path / "crowded.ipynb"
+    release = json.loads(COURSE.release_notebook(assignment).read_text())
+    crowded.write_text(json.dumps({**release, "cells": release["cells"] + [{"cell_type": "raw", "source": "", "metadata": {}}] * 6000}))
+    big_cell = tmp_path / "big-cell.ipynb"
+    last = [c for c in release["cells"] if is_solution(c)][-1]
+    last["source"] = "".join(last["source"]) + "\n# " + "x" * (300 * 1024) + "\n"
+    big_cell.write_text(json.dumps(release))
+    expected = {fifo: "not a regular file", device: "symbolic link", borrowed: "symbolic link", huge: "larger than",
+                nested: "too deeply", crowded: "more than", big_cell: "KiB of code"}
+    for path, reason in expected.items():
+        report = check(COURSE, assignment, path, learner="attacker", limits=FAST)
+        assert report.not_gradable and reason in report.not_gradable, (path.name, report.not_gradable)
+        assert report.points == 0 and not report.grader_fault
+
+
+@pytest.mark.cpu
+def test_infinite_expected_values_need_exact_agreement():
+    """atol + rtol * inf would allow any finite answer where the reference overflows to inf."""
+    from grader.judging import expect
+
+    for learner_value in (0.0, 1e308, -np.inf, np.nan):
+        with pytest.raises(expect.Failure):
+            expect.close(np.array([1.0, learner_value]), np.array([1.0, np.inf]), what="values")
+    expect.close(np.array([1.0, np.inf, -np.inf]), np.array([1.0, np.inf, -np.inf]), what="values")
+    with pytest.raises(expect.Failure):
+        expect.close(np.array([0.0]), np.array([np.nan]), what="values")
+
+
+@pytest.mark.cpu
+def test_class_grading_follows_no_links_and_grades_the_bytes_it_hashed(course_copy):
+    """A learner folder, an assignment folder or a timestamp linked to another learner's earns nothing for it."""
+    from grader.class_grading.batch import autograde, find_submissions
+
+    assignment = ASSIGNMENTS[0]
+    name = f"{assignment}.ipynb"
+    honest = course_copy.submitted / "ada" / assignment
+    honest.mkdir(parents=True)
+    (honest / name).write_text(course_copy.solution_notebook(assignment).read_text())
+    (honest / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC")
+    (course_copy.submitted / "mallory").symlink_to(course_copy.submitted / "ada")  # the whole learner folder
+    (course_copy.submitted / "trudy").mkdir()
+    (course_copy.submitted / "trudy" / assignment).symlink_to(honest)  # the assignment folder
+    own = course_copy.submitted / "oscar" / assignment
+    own.mkdir(parents=True)
+    (own / name).write_text(course_copy.release_notebook(assignment).read_text())
+    (own / "timestamp.txt").symlink_to(honest / "timestamp.txt")
+    found = {s.learner: s for s in find_submissions(course_copy, assignment)}
+    assert found["ada"].sha256 and not found["ada"].problem
+    for learner in ("mallory", "trudy"):
+        assert not found[learner].sha256 and "symbolic link" in found[learner].problem
+
+    batch = autograde(course_copy, assignment, workers=1, grade=_fake_grade)
+    outcomes = {o.learner: o for o in batch.outcomes}
+    assert "symbolic link" in outcomes["mallory"].reason and "symbolic link" in outcomes["trudy"].reason
+    assert outcomes["ada"].reason == "fake grade of ada"
+    assert not (course_copy.autograded / "oscar" / assignment / "timestamp.txt").exists()  # a linked timestamp is not copied
+    assert not (course_copy.root / ".grader-staging").joinpath(assignment).exists()  # the private copies are removed
+
+
+def _fake_grade(course_root, assignment, learner, notebook):
+    """A worker function that tells which file it was handed (a private staged copy) instead of judging."""
+    from grader.class_grading.workers import not_gradable_report
+
+    staged = ".grader-staging" in notebook and Path(notebook).name == f"{assignment}.ipynb"
+    return not_gradable_report(Course(Path(course_root)), assignment, learner, notebook, f"fake grade of {learner}" if staged else notebook).to_dict()
+
+
+@pytest.mark.cpu
+def test_a_self_check_never_replaces_the_class_grade_and_a_typo_records_nothing(course_copy, monkeypatch, capsys):
+    """After `grader autograde`, a learner's `grader check` adds attempts but leaves nbgrader's grade alone."""
+    import sqlite3
+
+    from grader.class_grading.batch import autograde
+    from grader.cli import main
+
+    assignment = ASSIGNMENTS[0]
+    folder = course_copy.submitted / "ada" / assignment
+    folder.mkdir(parents=True)
+    (folder / f"{assignment}.ipynb").write_text(course_copy.release_notebook(assignment).read_text())
+    autograde(course_copy, assignment, workers=1, grade=_fake_grade)  # the instructor's grade: 0 points
+
+    def class_grade() -> float:
+        db = sqlite3.connect(course_copy.root / "gradebook.db")
+        try:
+            return db.execute("select coalesce(sum(g.auto_score), 0) from grade g join submitted_notebook sn on g.notebook_id = sn.id "
+                              "join submitted_assignment sa on sn.assignment_id = sa.id where sa.student_id = 'ada'").fetchone()[0]
+        finally:
+            db.close()
+
+    def attempts(learner: str) -> int:
+        db = sqlite3.connect(course_copy.root / "gradebook.db")
+        try:
+            return db.execute("select count(distinct attempt) from grader_test_results where learner = ?", (learner,)).fetchone()[0]
+        finally:
+            db.close()
+
+    assert class_grade() == 0
+    before = attempts("ada")
+    monkeypatch.setenv("GRADER_LEARNER", "ada")
+    assert main(["check", assignment, str(course_copy.solution_notebook(assignment))]) == 0  # full marks, as a self-check
+    assert class_grade() == 0 and attempts("ada") == before + 1
+    monkeypatch.setenv("GRADER_LEARNER", "bob")
+    assert main(["check", assignment, "no-such-notebook.ipynb"]) == 2
+    assert "no notebook" in capsys.readouterr().err and attempts("bob") == 0
+
+
+# --- what a hidden test may say ---------------------------------------------------------------
+
+
+@pytest.mark.cpu
+def test_hidden_failures_give_an_order_of_magnitude_not_positions_or_learner_text(tmp_path):
+    """Repeated checks must not rebuild a hidden expected output, nor echo hidden inputs through the learner's own messages."""
+    assignment = "13-attention"
+    nudged = ("def scaled_dot_product_attention(q, k, v, mask=None, _true_attention=scaled_dot_product_attention):\n"
+              "    if tuple(q.shape) == (2, 5, 4) and float(q.abs().max()) > 50:  # the hidden large-logit case\n"
+              "        raise ValueError('hidden input: ' + repr(q.tolist()))  # smuggle what the test sent\n"
+              "    out, w = _true_attention(q, k, v, mask)\n"
+              "    return out * 1.01, w\n")
+    notebook = json.loads(COURSE.solution_notebook(assignment).read_text())
+    last = [c for c in notebook["cells"] if is_solution(c) and "def scaled_dot_product_attention" in "".join(c["source"])][-1]
+    last["source"] = "".join(last["source"]) + "\n\n" + nudged
+    report = judge(tmp_path, assignment, notebook)
+    hidden_failures = [r for r in report.results if r.hidden and r.status == "failed"]
+    assert hidden_failures, "the nudged attention must lose hidden points"
+    smuggled = next(r for r in report.results if r.name == "attention_large_logits")
+    assert smuggled.status == "failed" and "ValueError" in smuggled.message and "not shown for hidden tests" in smuggled.message
+    for result in hidden_failures:
+        assert "hidden input" not in result.message and "at index" not in result.message, result.message
+        if result.category == "tolerance":
+            assert "off by about 1e" in result.message and not re.search(r"\d+ of \d+ entries", result.message), result.message
+    visible = [r for r in report.results if not r.hidden and r.status == "failed" and r.category == "tolerance"]
+    assert all("off by up to" in r.message for r in visible)  # visible tests keep their full detail
+
+
+@pytest.mark.cpu
+def test_a_scenario_defined_in_a_hidden_part_is_never_sent(course_copy, tmp_path):
+    """The judge refuses to send hidden code into the learner process, whatever the author wrote."""
+    assignment = "13-attention"
+    path = course_copy.source_notebook(assignment)
+    source = json.loads(path.read_text())
+    for cell in source["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "padding_mask_hides_padded_keys":
+            code = "".join(cell["source"])
+            marker = "### BEGIN HIDDEN TESTS\n"
+            start, end = code.index("@scenario"), code.index(marker)
+            scenario, rest = code[start:end], code[:start] + code[end:]
+            cell["source"] = rest.replace(marker, marker + scenario)  # the scenario now lives in the hidden part
+    path.write_text(json.dumps(source))
+    report = check(course_copy, assignment, course_copy.solution_notebook(assignment), learner="author", limits=FAST)
+    moved = next(r for r in report.results if r.name == "padding_mask_hides_padded_keys")
+    assert moved.status == "failed" and "defined in its hidden part" in moved.message
+    assert all(r.status == "passed" for r in report.results if r.name != moved.name and not r.gpu)

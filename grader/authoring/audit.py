@@ -18,6 +18,11 @@ which one learner-facing definition (a function, or a class) is changed at a tim
   only through another one (pca through its sign convention helper) may rightly not care about
   it on its inputs: such passes are listed as indirect, not as holes.
 
+A variant is the reference with the changed definition appended to its cell, so it replaces
+the original for everything that looks the name up when called. A base class whose subclasses
+are defined before the change (in the same cell) keeps its old self inside them: the audit then
+reports that no test fails on its stub, which says the definition cannot be audited this way.
+
 Equivalent mutants are marked in `source/<id>/audit.toml` with a reason; a rerun leaves them
 out (and lists them). The audit never touches the gradebook; it runs on the available cores,
 shows a progress bar, and stops at `--max` (a number of mutants, or a time such as `10m`).
@@ -94,6 +99,11 @@ class Variant:
     description: str
     code: str  # appended to the unit's solution cell: a redefinition
     diff: str = ""
+    cell: str = ""  # the solution cell of the unit (a class may be extended in several cells)
+
+    @property
+    def where(self) -> tuple[str, str]:
+        return (self.cell, self.unit)
 
     @property
     def key(self) -> str:
@@ -255,7 +265,7 @@ def mutants(unit: Unit) -> list[Variant]:
             continue
         seen.add(code)
         diff = "".join(difflib.unified_diff(unit.code.splitlines(True), code.splitlines(True), "reference", "mutant", n=1))
-        found.append(Variant(unit.name, "mutant", description, code, diff))
+        found.append(Variant(unit.name, "mutant", description, code, diff, unit.cell))
     return found
 
 
@@ -336,15 +346,15 @@ def degenerates(unit: Unit) -> list[Variant]:
             wrapper = (f"def {unit.name}(*args, **kwargs):\n"
                        f"    return _audit_blank(_audit_real_{unit.name}(*args, **kwargs), {how!r}, {part!r})\n")
             words = f"{how} of the result" if part is None else f"{how} in part {part} of the result"
-            found.append(Variant(unit.name, "degenerate", words, BLANK + "\n" + ast.unparse(real) + "\n\n" + wrapper))
+            found.append(Variant(unit.name, "degenerate", words, BLANK + "\n" + ast.unparse(real) + "\n\n" + wrapper, cell=unit.cell))
     first = (f"def {unit.name}(*args, **kwargs):\n"
              "    return args[0] if args else next(iter(kwargs.values()))\n")
-    found.append(Variant(unit.name, "degenerate", "its first argument, unchanged", first))
+    found.append(Variant(unit.name, "degenerate", "its first argument, unchanged", first, cell=unit.cell))
     return found
 
 
 def stub(unit: Unit) -> Variant | None:
-    return Variant(unit.name, "stub", "the release's stub", unit.stub) if unit.stub else None
+    return Variant(unit.name, "stub", "the release's stub", unit.stub, cell=unit.cell) if unit.stub else None
 
 
 def variant_notebook(solution: dict, unit: Unit, variant: Variant) -> dict:
@@ -493,9 +503,9 @@ def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, 
     equivalent = marks(course, assignment)
     tests = test_cells(course.source_notebook(assignment))
     hidden = {t.name for t in tests if t.hidden}
-    named = {t.name: names_in_code(t.code) for t in tests}  # which functions a test names itself
-    audits = {u.name: UnitAudit(u, []) for u in found}
-    by_unit = {u.name: u for u in found}
+    named = {t.name: _learner_names(t.code) for t in tests}  # which functions a test calls itself
+    audits = {(u.cell, u.name): UnitAudit(u, []) for u in found}
+    by_unit = {(u.cell, u.name): u for u in found}
 
     # every mutant of every unit, sampled with the seed; the equivalent ones are set aside
     pool = [v for u in found for v in mutants(u)]
@@ -503,11 +513,11 @@ def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, 
     chosen = []
     for variant in pool:
         if variant.key in equivalent:
-            audits[variant.unit].equivalent.append((variant, equivalent[variant.key]))
+            audits[variant.where].equivalent.append((variant, equivalent[variant.key]))
         elif max_mutants is None or len(chosen) < max_mutants:
             chosen.append(variant)
         else:
-            audits[variant.unit].left_out += 1
+            audits[variant.where].left_out += 1
     stubs = [v for v in (stub(u) for u in found) if v is not None]
     degenerate = [v for u in found for v in degenerates(u)]
     total = len(stubs) + len(chosen) + len(degenerate)
@@ -519,8 +529,8 @@ def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, 
             items = []
             for number, variant in enumerate(variants):
                 path = Path(scratch) / f"{variant.kind}-{len(items)}-{number}-{variant.unit}.ipynb"
-                path.write_text(json.dumps(variant_notebook(solution, by_unit[variant.unit], variant)))
-                items.append(_Job(assignment, path, variant, None if variant.kind == "stub" else audits[variant.unit].depends))
+                path.write_text(json.dumps(variant_notebook(solution, by_unit[variant.where], variant)))
+                items.append(_Job(assignment, path, variant, None if variant.kind == "stub" else audits[variant.where].depends))
             return items
 
         def judged(items):
@@ -539,12 +549,12 @@ def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, 
         # 1. stubs: which tests depend on each unit
         for job, data in judged(todo_for(stubs)):
             results = data.get("results", {})  # a stub that is not gradable: nothing depends on it (reported)
-            audits[job.variant.unit].depends = sorted(name for name, status in results.items() if status == "failed")
+            audits[job.variant.where].depends = sorted(name for name, status in results.items() if status == "failed")
         # 2. mutants and degenerate answers, on the dependent tests only
-        rest = [v for v in chosen + degenerate if audits[v.unit].depends]
+        rest = [v for v in chosen + degenerate if audits[v.where].depends]
         for variant in chosen + degenerate:
-            if not audits[variant.unit].depends and variant.kind == "mutant":
-                audits[variant.unit].left_out += 1
+            if not audits[variant.where].depends and variant.kind == "mutant":
+                audits[variant.where].left_out += 1
         if not stopped:
             for job, data in judged(todo_for(rest)):
                 finding = Finding(job.variant)
@@ -556,9 +566,26 @@ def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, 
                     passing = [n for n, s in results.items() if s == "passed" and n in hidden]
                     finding.passed_hidden = sorted(n for n in passing if job.variant.unit in named[n])
                     finding.passed_indirect = sorted(n for n in passing if job.variant.unit not in named[n])
-                target = audits[job.variant.unit]
+                target = audits[job.variant.where]
                 (target.mutants if job.variant.kind == "mutant" else target.degenerate).append(finding)
     return Audit(assignment, list(audits.values()), time.monotonic() - started, stopped)
+
+
+def _learner_names(code: str) -> set[str]:
+    """The learner functions a test cell calls itself: `learner.f`, `ns.f` in its scenarios, or a bare `f` (not `F.f`)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return names_in_code(code)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("learner", "ns"):
+            found.add(node.attr)
+        elif isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            found.add(node.value)  # getattr(ns, "name")
+    return found
 
 
 @dataclass(frozen=True)

@@ -423,5 +423,18 @@ def _kernel_problems(notebook) -> list[str]:
 
 
 def _draws(code: str) -> bool:
-    """A cell that shows a figure: it calls plt.show() (or displays a figure)."""
-    return "plt.show()" in code or "display(fig" in code
+    """A cell that shows a figure when run: plt.show() or display(fig...) outside any def (a helper that draws is not a figure cell)."""
+    if "plt.show()" not in code and "display(fig" not in code:
+        return False
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return True
+    inside = {id(n) for d in ast.walk(tree) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+              for n in ast.walk(d) if n is not d}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and id(node) not in inside:
+            text = ast.unparse(node.func)
+            if text == "plt.show" or (text == "display" and node.args and ast.unparse(node.args[0]).startswith("fig")):
+                return True
+    return False

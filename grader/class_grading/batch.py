@@ -22,6 +22,7 @@ when interrupted (what finished is recorded: run the command again to go on).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -37,6 +38,7 @@ from grader.gradebook import schema
 from grader.gradebook.reader import autograde_states
 from grader.gradebook.writer import record, save_autograde_state
 from grader.judging.results import CheckReport
+from grader.notebook.reading import NotGradable, read_regular_file
 
 FINAL = ("graded", "not gradable")  # a fault of the grader itself is retried on the next run
 Grade = Callable[[str, str, str, str], dict]  # (course root, assignment, learner, notebook) -> report dict
@@ -49,6 +51,11 @@ class Submission:
     notebook: Path  # submitted/<learner>/<ID>/<ID>.ipynb
     sha256: str  # "" when the notebook is missing
     problem: str = ""  # why it cannot even be sent to a worker
+    staged: Path | None = None  # the private copy of the bytes that are hashed, graded and kept
+
+    @property
+    def graded_file(self) -> Path:
+        return self.staged or self.notebook
 
 
 @dataclass
@@ -82,14 +89,21 @@ def find_submissions(course: Course, assignment: str, learners: Iterable[str] = 
     found = []
     for folder in sorted(course.submitted.glob(f"*/{assignment}")):
         learner = folder.parent.name
-        if learner.startswith(".") or not folder.is_dir() or (wanted and learner not in wanted):
+        if learner.startswith(".") or (wanted and learner not in wanted):
             continue
         notebook = folder / name
-        if notebook.is_symlink():  # grading would read, and autograded/ would copy, whatever it points to
-            found.append(Submission(learner, assignment, notebook, "", f"submitted/{learner}/{assignment}/{name} is a symbolic link: submit the notebook file itself"))
+        linked = [p for p in (folder.parent, folder, notebook) if p.is_symlink()]
+        if linked:  # grading would read, and autograded/ would copy, whatever it points to (another learner's work)
+            where = linked[0].relative_to(course.submitted)
+            found.append(Submission(learner, assignment, notebook, "", f"submitted/{where} is a symbolic link: submit the notebook file itself"))
             continue
-        if notebook.is_file():
-            found.append(Submission(learner, assignment, notebook, _sha256(notebook.read_bytes())))
+        if not folder.is_dir():
+            continue
+        if notebook.exists():
+            try:
+                found.append(Submission(learner, assignment, notebook, _sha256(read_regular_file(notebook))))
+            except NotGradable as error:
+                found.append(Submission(learner, assignment, notebook, "", str(error)))
             continue
         others = sorted(p.name for p in folder.glob("*.ipynb"))
         problem = f"submitted/{learner}/{assignment}/ has no {name}" + (
@@ -177,6 +191,39 @@ def autograde(
             todo.append(submission)
     if not todo:
         return batch
+    staging = course.root / ".grader-staging" / assignment
+    todo = [_staged(s, staging) for s in todo]
+    try:
+        _grade_all(course, todo, batch, state, workers, scheduler, grade, console)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return batch
+
+
+def _staged(submission: Submission, staging: Path) -> Submission:
+    """The submission read once more into a private copy: the bytes hashed are the bytes graded and kept."""
+    try:
+        data = read_regular_file(submission.notebook)
+    except NotGradable as error:
+        return dataclasses.replace(submission, sha256="", problem=str(error))
+    target = staging / submission.learner / submission.notebook.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return dataclasses.replace(submission, sha256=_sha256(data), staged=target)
+
+
+def _grade_all(course, todo, batch, state, workers, scheduler, grade, console) -> None:
+    from grader.class_grading import workers as workers_
+
+    ready = [s for s in todo if not s.problem]
+    for submission in todo:
+        if submission.problem:  # it vanished or changed into something that is not a file since it was found
+            report = workers_.not_gradable_report(course, batch.assignment, submission.learner, str(submission.notebook), submission.problem)
+            batch.outcomes.append(_settle(course, state, submission, report.to_dict(), console))
+    if not ready:
+        return
+    todo = ready
+    assignment = batch.assignment
     if scheduler is not None:
         results = workers_.dask_results(course, todo, scheduler, grade)
     else:
@@ -192,7 +239,6 @@ def autograde(
             batch.interrupted = True
         finally:
             results.close()  # stops the workers, also on Ctrl-C
-    return batch
 
 
 def default_workers() -> int:
@@ -215,7 +261,7 @@ def _progress(console):
 def _settle(course: Course, state: State, submission: Submission, data: dict, console) -> Outcome:
     """Record one result: gradebook first, then autograded/, then the state row (commit order)."""
     report = CheckReport.from_dict(data)
-    report.learner = submission.learner
+    report.learner, report.notebook = submission.learner, str(submission.notebook)
     if not report.not_gradable:
         report.not_gradable = _learner_never_ran(report)
     status = "grader fault" if report.grader_fault else "not gradable" if report.not_gradable else "graded"
@@ -250,10 +296,12 @@ def _copy_to_autograded(course: Course, submission: Submission, graded: bool) ->
         shutil.rmtree(target, ignore_errors=True)
         return
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(submission.notebook, target / submission.notebook.name)
+    shutil.copy2(submission.graded_file, target / submission.notebook.name)  # the bytes that were graded
     timestamp = submission.notebook.parent / "timestamp.txt"
-    if timestamp.is_file():
-        shutil.copy2(timestamp, target / "timestamp.txt")
+    try:
+        (target / "timestamp.txt").write_bytes(read_regular_file(timestamp, limit=4096))
+    except NotGradable:  # none, or not a plain file (a link to another learner's): nbgrader then shows no time
+        (target / "timestamp.txt").unlink(missing_ok=True)
 
 
 # --- telling the instructor ----------------------------------------------------------------

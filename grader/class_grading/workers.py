@@ -61,7 +61,7 @@ def not_gradable_report(course, assignment: str, learner: str, notebook: str, re
 
 
 def _arguments(course, submission) -> tuple[str, str, str, str]:
-    return (str(course.root), submission.assignment, submission.learner, str(submission.notebook))
+    return (str(course.root), submission.assignment, submission.learner, str(getattr(submission, "graded_file", submission.notebook)))
 
 
 def _died(course, submission, how: str) -> dict:

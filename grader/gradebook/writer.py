@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import SAWarning
 
 from grader.course import Course
@@ -23,11 +23,13 @@ from grader.judging.results import CheckReport
 from grader.notebook.cells import is_solution, nbgrader_meta, read_source, test_cells
 
 
-def record(course: Course, report: CheckReport) -> None:
+def record(course: Course, report: CheckReport, self_check: bool = False) -> None:
     """Store `report` for its learner: nbgrader's grades become this attempt's, and one row per test is added.
 
     nbgrader keeps one grade per cell, the latest; every attempt stays in grader_test_results,
-    so best and latest are both known to `grader progress`.
+    so best and latest are both known to `grader progress`. A learner's own check
+    (`self_check`) never replaces a grade the class autograde gave: once the instructor has
+    graded the learner's submission of that assignment, checks only add attempts.
     """
     Gradebook, MissingEntry = schema.nbgrader_api()
     source = course.source_notebook(report.assignment)
@@ -35,11 +37,22 @@ def record(course: Course, report: CheckReport) -> None:
     with warnings.catch_warnings():
         # nbgrader 0.9 builds submissions in a way SQLAlchemy 2 warns about; the rows are right.
         warnings.simplefilter("ignore", SAWarning)
-        _record(course, report, source, notebook, Gradebook, MissingEntry)
+        _record(course, report, source, notebook, Gradebook, MissingEntry, self_check)
 
 
-def _record(course, report, source, notebook, Gradebook, MissingEntry) -> None:
+def _graded_by_instructor(engine, learner: str, assignment: str) -> bool:
+    schema.ensure(engine)
+    with engine.connect() as connection:
+        row = connection.execute(select(autograde_state.c.student).where(
+            (autograde_state.c.student == learner) & (autograde_state.c.assignment == assignment))).first()
+    return row is not None
+
+
+def _record(course, report, source, notebook, Gradebook, MissingEntry, self_check=False) -> None:
     with Gradebook(course.db_url, course_id=course.course_id) as gradebook:
+        if self_check and _graded_by_instructor(gradebook.engine, report.learner, report.assignment):
+            _add_test_rows(gradebook.engine, report)
+            return
         _ensure_assignment(gradebook, source, report.assignment, notebook)
         gradebook.update_or_create_student(report.learner)
         try:
@@ -56,21 +69,26 @@ def _record(course, report, source, notebook, Gradebook, MissingEntry) -> None:
             grades[result.name].auto_score = result.points
         submission.timestamp = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         gradebook.db.commit()
-        schema.ensure(gradebook.engine)
-        attempt = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        with gradebook.engine.begin() as connection:
-            connection.execute(
-                insert(test_results),
-                [
-                    dict(
-                        learner=report.learner, assignment=report.assignment, attempt=attempt, test=r.name,
-                        words=r.words, status="not gradable" if report.not_gradable else r.status,
-                        points=r.points, max_points=r.max_points, hidden=r.hidden, gpu=r.gpu,
-                        category=r.category, message=r.message, misconception=r.misconception_id,
-                    )
-                    for r in report.results
-                ],
-            )
+        _add_test_rows(gradebook.engine, report)
+
+
+def _add_test_rows(engine, report: CheckReport) -> None:
+    """This attempt's one row per test in grader_test_results."""
+    schema.ensure(engine)
+    attempt = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(test_results),
+            [
+                dict(
+                    learner=report.learner, assignment=report.assignment, attempt=attempt, test=r.name,
+                    words=r.words, status="not gradable" if report.not_gradable else r.status,
+                    points=r.points, max_points=r.max_points, hidden=r.hidden, gpu=r.gpu,
+                    category=r.category, message=r.message, misconception=r.misconception_id,
+                )
+                for r in report.results
+            ],
+        )
 
 
 _ensured: set[tuple] = set()  # (db_url, source, mtime): cells already stored by this process

@@ -20,6 +20,7 @@ import os
 import linecache
 import sys
 import time
+import traceback
 import types
 from pathlib import Path
 from typing import Callable
@@ -31,7 +32,7 @@ from grader.judging.expect import Failure
 from grader.judging.reach import source_graph, test_reach
 from grader.judging.results import CheckReport, TestResult
 from grader.notebook.answer import Cell, learner_cells, reference_cells, setup_cells
-from grader.notebook.cells import TestCell, imports_of, test_cells
+from grader.notebook.cells import HIDDEN_BEGIN, TestCell, imports_of, test_cells
 from grader.notebook.reading import NotGradable, read_notebook
 from grader.sandbox.deadline import Deadline
 from grader.sandbox.handle import LearnerCrashed, LearnerError, LearnerProcess, LearnerTimeout, preload_modules, start_zygote
@@ -142,6 +143,7 @@ class Judge:
         self.diagnosing = True
         self.tolerance: tuple[float, float] | None = None
         self.timed_out: dict[str, str] = {}  # learner function -> the words of the test it timed out in
+        self._hidden_part, self._hidden_from_line = "", None  # of the test being run
         self._diagnoser: Diagnoser | None = None
 
     def call_learner(self, name, args, kwargs):
@@ -150,6 +152,10 @@ class Judge:
         return result
 
     def run_scenario(self, source, name, args, kwargs):
+        if self._hidden_part and source.strip() and source.strip() in self._hidden_part:
+            # a scenario's source is sent into the learner process: hidden code must never be
+            raise Failure(f"the scenario {name} of this test is defined in its hidden part and is not sent to your code; "
+                          "this is a fault of the course, not yours: tell the course staff", "grader fault")
         result = self.process.run_scenario(source, name, args, kwargs, self.deadline)
         self.calls.append(Call("scenario", name, args, kwargs, result, source))
         return result
@@ -188,6 +194,9 @@ class Judge:
 
     def run(self, test: TestCell, setup: dict) -> TestResult:
         self.calls, self.tolerance, self._started = [], None, None
+        hidden_at = test.code.find(HIDDEN_BEGIN)
+        self._hidden_part = test.code[hidden_at:] if hidden_at >= 0 else ""
+        self._hidden_from_line = test.code.count("\n", 0, hidden_at) + 1 if hidden_at >= 0 else None
         result = self._run(test, setup)
         result.seconds = round(time.monotonic() - self._started, 4) if self._started else 0.0  # the learner's answer defined
         return self.diagnose(result, self.tolerance)
@@ -213,9 +222,11 @@ class Judge:
             if failure.category == "needs a GPU":
                 return _result(test, "not run", failure.category, failure.message)
             self.tolerance = failure.tolerance
-            return _result(test, "failed", failure.category, failure.message)
+            hidden = self._raised_in_hidden_part(failure, filename)
+            return _result(test, "failed", failure.category, failure.coarse if hidden else failure.message)
         except LearnerError as error:
-            return _result(test, "failed", error.category, self._explain(error), error.traceback_lines)
+            message = self._explain(error, hidden=self._raised_in_hidden_part(error, filename))
+            return _result(test, "failed", error.category, message, error.traceback_lines)
         except LearnerTimeout as error:
             for name in error.running:
                 self.timed_out.setdefault(name, test.words)
@@ -235,11 +246,21 @@ class Judge:
         result.points = test.points
         return result
 
-    def _explain(self, error: LearnerError) -> str:
+    def _raised_in_hidden_part(self, error: BaseException, filename: str) -> bool:
+        """Whether the test cell's line that raised `error` is in its hidden part."""
+        if self._hidden_from_line is None:
+            return False
+        lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
+        return bool(lines) and lines[-1] >= self._hidden_from_line
+
+    def _explain(self, error: LearnerError, hidden: bool = False) -> str:
         if error.category == "not implemented":
             return "not implemented yet: the function still raises NotImplementedError"
         if error.category == "not plain data":
             return error.message
+        if hidden:  # the message is the learner's own free text about hidden inputs: it could carry them out
+            return (f"your code raised {error.type_name} in a hidden test (its message is not shown for hidden tests: "
+                    "your own lines below say where; try edge cases of the documented inputs)")
         text = f"your code raised {error.type_name}: {error.message}"
         if error.type_name == "NameError":
             for cell, problem in self.process.load_problems.items():

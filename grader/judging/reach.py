@@ -85,9 +85,17 @@ def _global_names(code) -> set[str]:
 
 def test_reach(test_code: str, setup: dict, uses) -> set[str]:
     """The names a test cell reaches: its own code, the scenarios it names (by their source), transitively through `uses`."""
-    names = names_in_code(test_code)
-    for name in list(names):
-        source = getattr(setup.get(name), "source", None)  # a scenario defined in a setup cell
+    names, todo = set(), names_in_code(test_code)
+    while todo:  # through the setup cells' scenarios and helpers (a helper that runs a scenario, ...)
+        name = todo.pop()
+        if name in names:
+            continue
+        names.add(name)
+        value = setup.get(name)
+        source = getattr(value, "source", None)  # a scenario defined in a setup cell
         if isinstance(source, str):
-            names |= names_in_code(source)
+            todo |= names_in_code(source) - names
+        else:
+            for code in _codes_of(value):
+                todo |= _global_names(code) - names
     return closure(names, uses)

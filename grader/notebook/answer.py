@@ -21,6 +21,9 @@ from grader.notebook.cells import is_solution, is_test, nbgrader_meta, read_sour
 from grader.notebook.reading import NotGradable
 
 
+MAX_SOLUTION_CHARS = 256 * 1024  # one solution cell; a whole answer is a few KiB
+
+
 @dataclass(frozen=True)
 class Cell:
     name: str  # grade_id, or "setup-N" for an unnamed setup cell
@@ -63,6 +66,9 @@ def learner_cells(source_path: Path, learner_notebook) -> list[Cell]:
             problems.append(f"the solution cell '{grade_id}' appears {len(cells)} times")
         elif cells[0]["cell_type"] != "code":
             problems.append(f"the solution cell '{grade_id}' was changed to a {cells[0]['cell_type']} cell")
+        elif len(cells[0]["source"]) > MAX_SOLUTION_CHARS:
+            problems.append(f"the solution cell '{grade_id}' holds {len(cells[0]['source']) // 1024} KiB of code, more than "
+                            f"{MAX_SOLUTION_CHARS // 1024} KiB (large data belongs in a file, not in a cell)")
     if problems:
         raise NotGradable(
             "; ".join(problems)

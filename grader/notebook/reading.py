@@ -8,6 +8,8 @@ is not used on the hot path: importing it costs more than a whole judged check.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 
@@ -16,35 +18,75 @@ class NotGradable(Exception):
 
 
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+MAX_CELLS = 5000
 CELL_TYPES = {"code", "markdown", "raw"}
+
+
+def read_regular_file(path: Path, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
+    """The bytes of `path`, read only if it is a regular file reached without a symbolic link at its end.
+
+    Never blocks (a FIFO or a device is refused before any read) and never reads more than
+    `limit` bytes. NotGradable otherwise, with what to do.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise NotGradable(f"{path} does not exist") from None
+    except OSError as error:  # ELOOP: a symbolic link; EACCES, ...
+        link = "is a symbolic link" if path.is_symlink() else f"cannot be opened ({error.strerror})"
+        raise NotGradable(f"{path.name} {link}: submit the notebook file itself") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotGradable(f"{path.name} is not a regular file: submit the notebook file itself")
+        if info.st_size > limit:
+            raise NotGradable(f"{path.name} is larger than {limit >> 20} MiB: clear its outputs (Edit › Clear Outputs of All Cells) and save again")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:  # it grew while being read
+                raise NotGradable(f"{path.name} is larger than {limit >> 20} MiB: clear its outputs and save again")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_notebook(path: Path) -> dict:
     """The notebook at `path` as a dict, each cell's source one string; or NotGradable."""
     path = Path(path)
-    if not path.is_file():
-        raise NotGradable(f"{path} does not exist")
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise NotGradable(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB: clear its outputs and save again")
+    return parse_notebook(read_regular_file(path), path.name)
+
+
+def parse_notebook(data: bytes, name: str = "the notebook") -> dict:
+    """A notebook from its bytes (grader.class_grading hashes and grades the same bytes)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise NotGradable(f"{path.name} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise NotGradable(f"{name} is not UTF-8 text ({error.reason} at byte {error.start})") from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
         raise NotGradable(
-            f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+            f"{name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
             "restore it from a checkpoint (File > Revert Notebook to Checkpoint) or start again from the release copy"
         ) from None
-    return normalise(raw, path.name)
+    except RecursionError:
+        raise NotGradable(f"{name} nests its JSON too deeply to be a notebook") from None
+    return normalise(raw, name)
 
 
 def normalise(raw, name: str = "the notebook") -> dict:
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise NotGradable(f"{name} is JSON but not a notebook (it has no list of cells)")
     if raw.get("nbformat") != 4:
-        raise NotGradable(f"{name} is in notebook format {raw.get('nbformat')!r}; save it with JupyterLab (format 4)")
+        raise NotGradable(f"{name} is in notebook format {repr(raw.get('nbformat'))[:20]}; save it with JupyterLab (format 4)")
+    if len(raw["cells"]) > MAX_CELLS:
+        raise NotGradable(f"{name} has {len(raw['cells'])} cells, more than {MAX_CELLS}: start again from the release copy")
     cells = []
     for index, cell in enumerate(raw["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_TYPES:
