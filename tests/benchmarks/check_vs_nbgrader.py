@@ -21,6 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_table import show  # noqa: E402 - beside this script
+
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = ["01-linear-algebra", "13-attention"]
 BEGIN, END = "<!-- benchmark: check vs nbgrader -->", "<!-- end benchmark -->"
@@ -86,16 +89,7 @@ def main() -> None:
             f"| {assignment} | {m['grader check']:.2f} s | {m['nbgrader validate']:.2f} s | {m['nbgrader autograde']:.2f} s "
             f"| {m['grader check'] / m['nbgrader autograde']:.2f} | {m['grader check'] / m['nbgrader validate']:.2f} |"
         )
-    table = "\n".join(lines)
-    print()
-    print(table)
-    if args.update_readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text()
-        start = text.index(BEGIN) + len(BEGIN)
-        end = text.index(END, start)
-        readme.write_text(text[:start] + "\n" + table + "\n" + text[end:])
-        print(f"\nupdated {readme}")
+    show("\n".join(lines), BEGIN, END, args.update_readme)
 
 
 if __name__ == "__main__":

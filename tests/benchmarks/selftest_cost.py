@@ -32,6 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_table import show  # noqa: E402 - beside this script
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 COURSE_SIZE = 34
@@ -105,16 +108,7 @@ def main() -> None:
         f"{cores} cores in parallel) plus the course-independent tests ({fixed:.0f} s): "
         f"**{projected / 60:.1f} minutes** (target: under 45), plus the install.",
     ]
-    table = "\n".join(lines)
-    print()
-    print(table)
-    if args.update_readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text()
-        start = text.index(BEGIN) + len(BEGIN)
-        end = text.index(END, start)
-        readme.write_text(text[:start] + "\n" + table + "\n" + text[end:])
-        print(f"\nupdated {readme}")
+    show("\n".join(lines), BEGIN, END, args.update_readme)
 
 
 if __name__ == "__main__":
