@@ -85,3 +85,22 @@ def test_array_subclasses_arrive_as_plain_arrays():
 def test_malformed_messages_are_rejected(payload):
     with pytest.raises((ValueError, KeyError, TypeError)):
         decode(payload)
+
+
+def _message(header: str) -> bytes:
+    data = header.encode()
+    return len(data).to_bytes(4, "little") + data
+
+
+@pytest.mark.cpu
+def test_hostile_headers_cost_little_and_are_rejected():
+    """A learner writes its own bytes: deep JSON, colliding dict keys and a huge header are refused, quickly."""
+    deep = _message("[" * 200_000 + "]" * 200_000)
+    huge_ints = ", ".join('{"t": "int", "v": %d}' % (k * (2**61 - 1)) for k in range(1, 20_000))
+    collide = _message('{"t": "dict", "k": [%s], "v": [%s]}' % (huge_ints, ", ".join(['{"t": "atom", "v": null}'] * 19_999)))
+    for payload in (deep, collide):
+        with pytest.raises(ValueError):
+            decode(payload)
+    with pytest.raises(ValueError, match="larger than"):
+        decode((17 << 20).to_bytes(4, "little") + b" " * (17 << 20))
+    assert decode(encode({1: "a", -5: "b", "k": [1, 2]})) == {1: "a", -5: "b", "k": [1, 2]}

@@ -26,6 +26,8 @@ ALLOWED_DTYPES = {
 # torch dtypes without a NumPy twin travel as float32 and are cast back on arrival.
 TORCH_VIA_FLOAT32 = {"bfloat16"}
 MAX_DEPTH = 64
+MAX_HEADER = 16 << 20  # bytes of JSON describing one value (the arrays' bytes come apart from it)
+HASH_SAFE = 2**61 - 1  # ints below this hash to themselves: distinct keys, distinct hashes
 
 
 class NotPlainData(TypeError):
@@ -45,7 +47,12 @@ def decode(data: bytes):
     (head_len,) = struct.unpack_from("<I", data)
     if head_len > len(data) - 4:
         raise ValueError("header longer than the message")
-    header = json.loads(data[4 : 4 + head_len])
+    if head_len > MAX_HEADER:
+        raise ValueError(f"header of {head_len} bytes is larger than {MAX_HEADER}")
+    try:
+        header = json.loads(data[4 : 4 + head_len])
+    except RecursionError:
+        raise ValueError("message nested too deeply") from None
     body = memoryview(data)[4 + head_len :]
     offsets = [0]
     value = _build(header, body, offsets, depth=0)
@@ -156,6 +163,8 @@ def _build(h, body, offsets, depth):
         keys = [_build(k, body, offsets, depth + 1) for k in h["k"]]
         if any(type(k) not in (str, int) for k in keys):
             raise ValueError("bad dict key")
+        if any(type(k) is int and not -HASH_SAFE < k < HASH_SAFE for k in keys):
+            raise ValueError("dict key out of range")  # equal hashes of huge ints would make building the dict quadratic
         return dict(zip(keys, [_build(v, body, offsets, depth + 1) for v in h["v"]]))
     if t == "npscalar":
         return _build_array(h["a"], body, offsets)[()]
