@@ -39,7 +39,7 @@ import random
 import tempfile
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.course import Course
@@ -279,8 +279,7 @@ def _audit_blank(value, how, part=None):
     if part is not None:
         if not isinstance(value, tuple) or part >= len(value):
             raise TypeError("audit: not a tuple with that many parts")
-        value = tuple(_audit_blank(v, how) if i == part else v for i, v in enumerate(value))
-        return value
+        return tuple(_audit_blank(v, how) if i == part else v for i, v in enumerate(value))
     blanked = _audit_blank_all(value, how)
     if _audit_same(blanked, value):
         raise TypeError("audit: nothing in this result to blank")
@@ -491,6 +490,7 @@ def parse_max(text: str | None) -> tuple[int | None, float | None]:
 def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, max_seconds: float | None = None,
               seed: int = 0, function: str | None = None, workers: int = 0, progress=None) -> Audit:
     """Audit `assignment`'s tests (see the module's docstring); `progress(done, total, what)` after each variant."""
+    from grader.class_grading.batch import default_workers
     from grader.class_grading.workers import pool_results
 
     started = time.monotonic()
@@ -503,7 +503,7 @@ def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, 
     equivalent = marks(course, assignment)
     tests = test_cells(course.source_notebook(assignment))
     hidden = {t.name for t in tests if t.hidden}
-    named = {t.name: _learner_names(t.code) for t in tests}  # which functions a test calls itself
+    named = {t.name: names_in_code(t.code, attributes_of={"learner", "ns"}) for t in tests}  # what a test calls itself (not F.f)
     audits = {(u.cell, u.name): UnitAudit(u, []) for u in found}
     by_unit = {(u.cell, u.name): u for u in found}
 
@@ -535,7 +535,7 @@ def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, 
 
         def judged(items):
             nonlocal done, stopped
-            for job, data in pool_results(course, items, workers or _cores(), judge_variant, arguments=_job_arguments):
+            for job, data in pool_results(course, items, workers or default_workers(), judge_variant, arguments=_job_arguments):
                 if "results" in data and isinstance(data["results"], list):  # a worker that died: CheckReport.to_dict()
                     data = {"not_gradable": data.get("not_gradable") or "the audit's worker failed"}
                 done += 1
@@ -571,23 +571,6 @@ def run_audit(course: Course, assignment: str, *, max_mutants: int | None = 40, 
     return Audit(assignment, list(audits.values()), time.monotonic() - started, stopped)
 
 
-def _learner_names(code: str) -> set[str]:
-    """The learner functions a test cell calls itself: `learner.f`, `ns.f` in its scenarios, or a bare `f` (not `F.f`)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return names_in_code(code)
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("learner", "ns"):
-            found.add(node.attr)
-        elif isinstance(node, ast.Name):
-            found.add(node.id)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
-            found.add(node.value)  # getattr(ns, "name")
-    return found
-
-
 @dataclass(frozen=True)
 class _Job:
     assignment: str
@@ -599,15 +582,6 @@ class _Job:
 
 def _job_arguments(course: Course, job: _Job) -> tuple:
     return (str(course.root), job.assignment, str(job.notebook), job.only)
-
-
-def _cores() -> int:
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 # --- the author's view ---------------------------------------------------------------------------
@@ -654,7 +628,3 @@ def print_audit(audit: Audit, console) -> None:
     if any(f.survived for u in audit.units for f in u.mutants):
         console.print(f"[dim]A survivor that no test could ever tell from the reference: mark it equivalent in "
                       f"source/{audit.assignment}/{MARKS_FILE} (grader audit --marks prints the entries to paste).[/]")
-
-
-def asdict_variant(variant: Variant) -> dict:
-    return {**asdict(variant), "key": variant.key}

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.notebook.cells import HIDDEN_BEGIN, HIDDEN_END, hidden_lines, is_solution, is_test, test_cells
+from grader.notebook.cells import HIDDEN_BEGIN, HIDDEN_END, hidden_lines, hidden_start_line, is_solution, is_test, test_cells
 
 TIMES_FILE = "reference_times.json"
 
@@ -198,19 +198,18 @@ def check_authoring_rules(runs: Runs):
     for test in test_cells(runs.source):
         if test.code.lstrip()[:3] not in ('"' * 3, "'" * 3):
             problems.append(f"{test.name}: a test cell opens with a docstring naming the property it checks")
-        hidden_at = test.code.find(HIDDEN_BEGIN)
+        hidden_from = hidden_start_line(test.code)
         try:
             tree = ast.parse(test.code)
         except SyntaxError as error:
             problems.append(f"{test.name}: does not parse ({error.msg}, line {error.lineno})")
             continue
-        offsets = _line_offsets(test.code)
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", None) == "expect":
                 if node.func.attr not in MESSAGE_CALLS and not any(k.arg == "what" for k in node.keywords):
                     problems.append(f"{test.name}, line {node.lineno}: expect.{node.func.attr}(...) without what=")
             if isinstance(node, ast.FunctionDef) and any(getattr(d, "id", None) == "scenario" for d in node.decorator_list):
-                if hidden_at >= 0 and offsets[node.lineno - 1] > hidden_at:
+                if hidden_from is not None and node.lineno > hidden_from:
                     problems.append(f"{test.name}: scenario {node.name} is defined in the hidden part; scenarios are sent into "
                                     "the learner process, so they belong in the visible part or a setup cell")
     known_wrong = runs.course.known_wrong(runs.assignment)
@@ -219,14 +218,6 @@ def check_authoring_rules(runs: Runs):
                         f"{MIN_KNOWN_WRONG} (the topic's classic bugs and one degenerate answer)")
     if problems:
         raise SelfTestFailure(f"{runs.assignment}: {len(problems)} authoring rule(s) broken (AUTHORING.md):\n  " + "\n  ".join(problems[:40]))
-
-
-def _line_offsets(code: str) -> list[int]:
-    offsets, total = [], 0
-    for line in code.splitlines(True):
-        offsets.append(total)
-        total += len(line)
-    return offsets
 
 
 def check_no_hidden_text(runs: Runs):

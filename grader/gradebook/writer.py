@@ -41,7 +41,6 @@ def record(course: Course, report: CheckReport, self_check: bool = False) -> Non
 
 
 def _graded_by_instructor(engine, learner: str, assignment: str) -> bool:
-    schema.ensure(engine)
     with engine.connect() as connection:
         row = connection.execute(select(autograde_state.c.student).where(
             (autograde_state.c.student == learner) & (autograde_state.c.assignment == assignment))).first()
@@ -50,6 +49,7 @@ def _graded_by_instructor(engine, learner: str, assignment: str) -> bool:
 
 def _record(course, report, source, notebook, Gradebook, MissingEntry, self_check=False) -> None:
     with Gradebook(course.db_url, course_id=course.course_id) as gradebook:
+        schema.ensure(gradebook.engine)  # the grader's own tables, once per record
         if self_check and _graded_by_instructor(gradebook.engine, report.learner, report.assignment):
             _add_test_rows(gradebook.engine, report)
             return
@@ -73,8 +73,7 @@ def _record(course, report, source, notebook, Gradebook, MissingEntry, self_chec
 
 
 def _add_test_rows(engine, report: CheckReport) -> None:
-    """This attempt's one row per test in grader_test_results."""
-    schema.ensure(engine)
+    """This attempt's one row per test in grader_test_results (its table ensured by the caller)."""
     attempt = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     with engine.begin() as connection:
         connection.execute(

@@ -32,7 +32,7 @@ from grader.judging.expect import Failure
 from grader.judging.reach import source_graph, test_reach
 from grader.judging.results import CheckReport, TestResult
 from grader.notebook.answer import Cell, learner_cells, reference_cells, setup_cells
-from grader.notebook.cells import HIDDEN_BEGIN, TestCell, imports_of, test_cells
+from grader.notebook.cells import HIDDEN_BEGIN, TestCell, hidden_start_line, imports_of, test_cells
 from grader.notebook.reading import NotGradable, read_notebook
 from grader.sandbox.deadline import Deadline
 from grader.sandbox.handle import LearnerCrashed, LearnerError, LearnerProcess, LearnerTimeout, preload_modules, start_zygote
@@ -194,9 +194,8 @@ class Judge:
 
     def run(self, test: TestCell, setup: dict) -> TestResult:
         self.calls, self.tolerance, self._started = [], None, None
-        hidden_at = test.code.find(HIDDEN_BEGIN)
-        self._hidden_part = test.code[hidden_at:] if hidden_at >= 0 else ""
-        self._hidden_from_line = test.code.count("\n", 0, hidden_at) + 1 if hidden_at >= 0 else None
+        self._hidden_from_line = hidden_start_line(test.code)
+        self._hidden_part = test.code[test.code.find(HIDDEN_BEGIN):] if self._hidden_from_line else ""
         result = self._run(test, setup)
         result.seconds = round(time.monotonic() - self._started, 4) if self._started else 0.0  # the learner's answer defined
         return self.diagnose(result, self.tolerance)

@@ -13,8 +13,12 @@ from __future__ import annotations
 import ast
 
 
-def names_in_code(code: str) -> set[str]:
-    """Every identifier, attribute name and string constant in `code` (empty if it does not parse)."""
+def names_in_code(code: str, attributes_of: set[str] | None = None) -> set[str]:
+    """Every identifier, attribute name and string constant in `code` (empty if it does not parse).
+
+    `attributes_of`: count an attribute only on these names (`{"learner", "ns"}`: `learner.f`
+    counts, `F.f` does not).
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -22,7 +26,8 @@ def names_in_code(code: str) -> set[str]:
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
-            names.add(node.attr)
+            if attributes_of is None or (isinstance(node.value, ast.Name) and node.value.id in attributes_of):
+                names.add(node.attr)
         elif isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():

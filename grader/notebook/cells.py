@@ -28,6 +28,12 @@ class TestCell:
     time_limit: float | None = None  # the cell's own most seconds (metadata grader.time_limit), e.g. for training
 
 
+def hidden_start_line(code: str) -> int | None:
+    """The 1-based line of a test cell's `### BEGIN HIDDEN TESTS`, or None when it has no hidden part."""
+    at = code.find(HIDDEN_BEGIN)
+    return None if at < 0 else code.count("\n", 0, at) + 1
+
+
 def nbgrader_meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
