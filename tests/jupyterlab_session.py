@@ -114,13 +114,23 @@ def lab_server(root: Path, scratch: Path, startup_s: float = 60.0) -> Iterator[L
     if os.geteuid() == 0:
         command.append("--allow-root")
     log = scratch / "jupyter-lab.log"
-    with open(log, "wb") as log_file:
-        # A process group of its own, so that stopping it reaches nothing of the test runner's.
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    server = LabServer(root, port, token, process, log)
+    for attempt in range(3):  # the free port may be taken by another process before the server binds it
+        with open(log, "wb") as log_file:
+            # A process group of its own, so that stopping it reaches nothing of the test runner's.
+            process = subprocess.Popen(command, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        server = LabServer(root, port, token, process, log)
+        try:
+            _wait_until_up(server, startup_s)
+        except RuntimeError:
+            _stop(process)
+            if attempt == 2 or "is not available" not in server.log_tail():
+                raise
+            port = free_port()
+            command = [f"--port={port}" if part.startswith("--port=") else part for part in command]
+            continue
+        break
     try:
-        _wait_until_up(server, startup_s)
         yield server
     finally:
         _stop(process)
