@@ -48,3 +48,15 @@ c.Sandbox.time_to_load = 60.0
 c.Sandbox.memory_mb = 4096
 c.Sandbox.processes = 64
 c.Sandbox.output_mb = 64
+c.Sandbox.disk_mb = 256  # all it may write: a private working folder (tmpfs) that vanishes with it
+c.Sandbox.shm_mb = 64  # its private /dev/shm
+c.Sandbox.learner_uid = 65534  # when grading as root, learner code runs as this unprivileged user (nobody)
+c.Sandbox.learner_gid = 65534
+
+# Limits on the judge itself while `grader autograde` grades one submission: memory it may add,
+# its own seconds on top of the learner's (one submission's budget: time_to_load +
+# time_per_submission + judge_extra, past which it is "not gradable: took too long"), and the
+# grace after which a judge that does not stop has its worker killed and replaced.
+c.Sandbox.judge_memory_mb = 4096
+c.Sandbox.judge_extra = 30.0
+c.Sandbox.judge_grace = 15.0

@@ -26,6 +26,13 @@ class SandboxLimits:
     memory_mb: int = 4096  # address space of the learner process
     processes: int = 64  # processes and threads the learner may run
     output_mb: int = 64  # largest file the learner may write
+    disk_mb: int = 256  # all the learner may write, in a private working folder that vanishes with it
+    shm_mb: int = 64  # its private /dev/shm
+    judge_memory_mb: int = 4096  # address space the judge may add while it grades one submission of a class
+    judge_extra: float = 30.0  # seconds the judge may add to the learner's (reading, diagnosis): the budget of one submission
+    judge_grace: float = 15.0  # seconds a judge told to stop has before its worker is killed
+    learner_uid: int = 65534  # the unprivileged user a learner process runs as when the grader runs as root (nobody)
+    learner_gid: int = 65534
 
 
 @dataclass(frozen=True)

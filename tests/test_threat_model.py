@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -428,3 +429,236 @@ def test_a_scenario_defined_in_a_hidden_part_is_never_sent(course_copy, tmp_path
     moved = next(r for r in report.results if r.name == "padding_mask_hides_padded_keys")
     assert moved.status == "failed" and "defined in its hidden part" in moved.message
     assert all(r.status == "passed" for r in report.results if r.name != moved.name and not r.gpu)
+
+
+# --- the learner process reaches nothing shared ------------------------------------------------
+
+PROBE = r'''
+import glob, os, subprocess, time
+
+def listing(folder):
+    try:
+        return sorted(os.listdir(folder))
+    except OSError as error:
+        return type(error).__name__
+
+def look(plant):
+    """What the learner process can see and do, as plain data."""
+    seen = {"uid": os.getuid(), "euid": os.geteuid(), "dev": listing("/dev"),
+            "planted_in_tmp": os.path.exists(plant), "tmp": listing("/tmp"), "shm": listing("/dev/shm")}
+    with open("/proc/self/status") as status:
+        seen["caps"] = [line.split()[1] for line in status if line.startswith("CapEff")][0]
+    for secret in ["/etc/shadow", "/etc/jupyter", "/etc/hostname", "/root"]:
+        try:
+            seen[secret] = sorted(os.listdir(secret)) if os.path.isdir(secret) else open(secret).read()[:10]
+        except OSError as error:
+            seen[secret] = type(error).__name__
+    open("/dev/shm/left-behind", "w").write("from one learner to the next")
+    try:
+        with open("big", "wb") as big:
+            for _ in range(400):
+                big.write(b"x" * (1 << 20))
+        seen["wrote_mb"] = 400
+    except OSError as error:
+        seen["wrote_mb"] = os.path.getsize("big") >> 20
+    os.remove("big")
+    daemon = subprocess.Popen(["/bin/sh", "-c", "sleep 300"], start_new_session=True)
+    seen["daemon"] = daemon.pid
+    return seen
+'''
+
+
+def _probe_process(limits: SandboxLimits):
+    from grader.notebook.answer import Cell
+    from grader.sandbox.handle import LearnerProcess, start_zygote
+
+    zygote = start_zygote(["numpy"])
+    process = LearnerProcess(COURSE.root, [Cell("probe", PROBE)], limits, COURSE.release / "01-linear-algebra", 1, zygote)
+    process.start()
+    return zygote, process
+
+
+def _grader_traces() -> set[str]:
+    import tempfile
+
+    found = set(glob_paths(os.path.join(tempfile.gettempdir(), "grader-*")))
+    for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"):
+        found |= set(glob_paths(os.path.join(root, "grader-*")))
+    return found
+
+
+def _still_running(pid: int, wait: float = 3.0) -> bool:
+    """Whether process `pid` is alive after `wait` seconds (a zombie waiting for its reaper is dead)."""
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            state = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:")]
+        except OSError:
+            return False
+        if state and state[0].split()[1] in ("Z", "X"):
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def glob_paths(pattern: str) -> list[str]:
+    import glob
+
+    return glob.glob(pattern)
+
+
+@pytest.mark.cpu
+def test_the_learner_process_is_unprivileged_and_sees_only_its_own_files(tmp_path):
+    """No root, no capabilities, a minimal /dev, a private /tmp and /dev/shm, an /etc allow-list, a quota; nothing survives."""
+    import tempfile
+
+    from grader.notebook.answer import Cell
+    from grader.sandbox.deadline import Deadline
+    from grader.sandbox.handle import LearnerProcess
+
+    plant = Path(tempfile.gettempdir()) / "planted-by-another-learner"
+    plant.write_text("data passed between learners")
+    traces_before = _grader_traces()
+    limits = SandboxLimits(time_per_test=10, time_to_load=60, memory_mb=3072, processes=32, output_mb=512, disk_mb=64)
+    try:
+        for round_ in range(2):  # two learners at once, then one after them: none sees what another left
+            zygote, process = _probe_process(limits)
+            beside = LearnerProcess(COURSE.root, [Cell("probe", PROBE)], limits, COURSE.release / "01-linear-algebra", 1, zygote)
+            beside.start()
+            try:
+                if round_ == 0:
+                    process.call("look", [str(plant)], {}, Deadline(10))  # writes /dev/shm, starts a daemon, then the other looks
+                seen = (beside if round_ == 0 else process).call("look", [str(plant)], {}, Deadline(10))
+                on = process.protections
+            finally:
+                process.stop()
+                beside.stop()
+                zygote.close()
+            assert seen["uid"] != 0 and seen["euid"] != 0, seen
+            assert int(seen["caps"], 16) == 0, seen["caps"]
+            assert set(seen["dev"]) <= {"null", "zero", "random", "urandom", "shm", "fd", "stdin", "stdout", "stderr"}, seen["dev"]
+            assert not seen["planted_in_tmp"] and seen["tmp"] in ([], "PermissionError"), seen["tmp"]
+            assert seen["shm"] == [], f"round {round_}: /dev/shm holds {seen['shm']}"
+            for secret in ["/etc/shadow", "/etc/jupyter", "/etc/hostname"]:
+                assert seen[secret] in ("PermissionError", "FileNotFoundError"), (secret, seen[secret])
+            assert seen["wrote_mb"] <= 64, f"wrote {seen['wrote_mb']} MiB past a 64 MiB quota"
+            assert {"user", "devices", "temporary files", "disk", "shared memory"} <= set(on), on
+            assert not _still_running(seen["daemon"]), "a process the learner started outlived the check"
+    finally:
+        plant.unlink()
+    assert _grader_traces() <= traces_before, "the check left folders or cgroups behind"
+
+
+@pytest.mark.cpu
+def test_the_check_report_lists_the_protections(tmp_path, capsys):
+    from grader.cli import main
+
+    main(["check", "01-linear-algebra", str(COURSE.solution_notebook("01-linear-algebra"))])
+    words = capsys.readouterr().out
+    for protection in ("user", "devices", "temporary files", "disk", "files", "network", "memory"):
+        assert protection in words, f"the report does not say whether '{protection}' was on"
+
+
+# --- grader autograde never waits on one submission for ever ----------------------------------
+
+
+def grade_with_a_stuck_judge(course_root, assignment, learner, notebook):
+    """The real worker function, except that for some learners the judge itself gets stuck.
+
+    `looping`: in Python (the watchdog's exception reaches it); `sleeping`: inside one C call
+    (only killing the worker ends it); `frozen`: the worker is stopped, its watchdog with it
+    (only the pool's own watchdog ends it).
+    """
+    import grader.judging.judge as judge_module
+    from grader.class_grading import workers
+
+    real = judge_module.check
+    stuck = {
+        "looping": lambda *a, **k: [None for _ in iter(int, 1)],
+        "sleeping": lambda *a, **k: time.sleep(10**6),
+        "frozen": lambda *a, **k: os.kill(os.getpid(), __import__("signal").SIGSTOP),
+    }
+    judge_module.check = stuck.get(learner, real)
+    try:
+        return workers.grade(course_root, assignment, learner, notebook)
+    finally:
+        judge_module.check = real
+
+
+@pytest.mark.cpu
+def test_autograde_stops_a_stuck_judge_replaces_its_worker_and_goes_on(course_copy):
+    from grader.class_grading.batch import autograde
+    from grader.gradebook.reader import autograde_states
+
+    with open(course_copy.root / "nbgrader_config.py", "a") as config:
+        config.write("\nc.Sandbox.time_to_load = 3.0\nc.Sandbox.time_per_submission = 3.0\nc.Sandbox.judge_extra = 1.0\nc.Sandbox.judge_grace = 1.0\n")
+    solution = COURSE.solution_notebook("01-linear-algebra").read_text()
+    for learner in ("looping", "sleeping", "frozen", "fine"):
+        folder = course_copy.submitted / learner / "01-linear-algebra"
+        folder.mkdir(parents=True)
+        (folder / "01-linear-algebra.ipynb").write_text(solution)
+    started = time.monotonic()
+    batch = autograde(course_copy, "01-linear-algebra", workers=2, grade=grade_with_a_stuck_judge)
+    took = time.monotonic() - started
+    outcomes = {o.learner: o for o in batch.outcomes}
+    assert outcomes["fine"].status == "graded" and outcomes["fine"].points == outcomes["fine"].max_points
+    for learner in ("looping", "sleeping", "frozen"):
+        assert outcomes[learner].status == "not gradable" and "took too long" in outcomes[learner].reason, outcomes[learner]
+    assert took < 120, f"the batch took {took:.0f} s"
+    assert {k[0]: v["status"] for k, v in autograde_states(course_copy.db_url, "01-linear-algebra").items()} == {
+        "looping": "not gradable", "sleeping": "not gradable", "frozen": "not gradable", "fine": "graded"}
+
+
+# --- learner text is shown, never interpreted -------------------------------------------------
+
+MARKUP = "[/][bold red]x[/bold red] [link=http://evil]y[/link] </td><script>alert(1)</script><b>z</b> ]]> \\"
+
+
+@pytest.mark.cpu
+def test_learner_text_in_names_and_messages_is_escaped_everywhere(course_copy, capsys):
+    """A learner name and exception messages full of rich markup and HTML crash nothing and are shown as text."""
+    from rich.console import Console
+
+    from grader.class_grading.batch import autograde, print_summary
+    from grader.cli import main
+    from grader.report.check_cell import render
+    from grader.report.terminal import print_report
+
+    learner = "[bold]eve<script>"  # a folder name cannot hold "/", so no closing tag here; the messages have them
+    folder = course_copy.submitted / learner / "01-linear-algebra"
+    folder.mkdir(parents=True)
+    body = f"raise ValueError({MARKUP!r})"
+    (folder / "01-linear-algebra.ipynb").write_text(json.dumps(notebook_with("01-linear-algebra", replace_all("01-linear-algebra", body))))
+    broken = course_copy.submitted / "[red]x]" / "01-linear-algebra"
+    broken.mkdir(parents=True)
+    (broken / "01-linear-algebra.ipynb").write_text('{"cells": [' + MARKUP)
+    console = Console(record=True, width=200)
+    batch = autograde(course_copy, "01-linear-algebra", workers=1, console=console)
+    print_summary(batch, console)
+    shown = console.export_text()
+    assert "[red]x]: not gradable" in shown, f"learner names must be shown literally: {shown}"
+    report = check(course_copy, "01-linear-algebra", folder / "01-linear-algebra.ipynb", learner=learner, limits=FAST)
+    assert any(MARKUP[:20] in r.message for r in report.results), "the learner's own message (a visible test) should be quoted"
+    console = Console(record=True, width=400)
+    print_report(report, console)
+    assert "[bold red]x[/bold red]" in console.export_text()
+    page = render({**report.to_dict(), "road": MARKUP})
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert main(["feedback", "01-linear-algebra"]) == 0
+    for feedback in (course_copy.feedback).rglob("*.html"):
+        assert "<script>alert" not in feedback.read_text(), feedback
+    assert main(["progress", "--all", "--html", str(course_copy.root / "class.html")]) == 0
+    assert "<script>alert" not in (course_copy.root / "class.html").read_text()
+
+
+def test_the_self_test_flags_arithmetic_on_a_learner_value_before_its_shape_is_checked():
+    from grader.authoring.shapes_first import arithmetic_before_shape
+
+    unsafe = 'got = learner.f(x)\nexpect.true(float(abs(got - expected).max()) < 1e-6, "far off")\n'
+    assert arithmetic_before_shape(unsafe) == [(2, "got")]
+    items = 'got = scene.learner()\nexpect.true(bool((got["a"] == got["b"]).all()), "differ")\n'
+    assert [v for _, v in arithmetic_before_shape(items)] == ["got['a']", "got['b']"]
+    safe = ('got = learner.f(x)\nexpect.shape(got, (3,), what="f(x)")\nexpect.true(float(abs(got - expected).max()) < 1, "far")\n'
+            'other = learner.g(x)\nexpect.close(other, expected, what="g(x)")\nprint(other * expected, other > 0.5)\n'
+            '@scenario\ndef s(ns):\n    out = ns.f(1)\n    return out - out\n')
+    assert arithmetic_before_shape(safe) == []

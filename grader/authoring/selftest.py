@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.authoring.shapes_first import arithmetic_before_shape
 from grader.notebook.cells import HIDDEN_BEGIN, HIDDEN_END, hidden_lines, hidden_start_line, is_solution, is_test, test_cells
 
 TIMES_FILE = "reference_times.json"
@@ -193,7 +194,7 @@ MIN_KNOWN_WRONG = 5  # four classic bugs and one degenerate answer, at least
 
 
 def check_authoring_rules(runs: Runs):
-    """AUTHORING.md's rules a machine can check: docstrings, what=, public scenarios, enough known-wrong files."""
+    """AUTHORING.md's rules a machine can check: docstrings, what=, shapes before arithmetic, public scenarios, enough known-wrong files."""
     problems = []
     for test in test_cells(runs.source):
         if test.code.lstrip()[:3] not in ('"' * 3, "'" * 3):
@@ -204,6 +205,9 @@ def check_authoring_rules(runs: Runs):
         except SyntaxError as error:
             problems.append(f"{test.name}: does not parse ({error.msg}, line {error.lineno})")
             continue
+        for line, value in arithmetic_before_shape(test.code):
+            problems.append(f"{test.name}, line {line}: arithmetic on the learner value {value} before its shape is checked "
+                            "(expect.shape, expect.close or expect.equal first: a broadcast costs the judge, not the learner)")
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", None) == "expect":
                 if node.func.attr not in MESSAGE_CALLS and not any(k.arg == "what" for k in node.keywords):

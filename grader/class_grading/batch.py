@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from rich.markup import escape
 from sqlalchemy import create_engine
 
 from grader.course import Course
@@ -39,6 +40,8 @@ from grader.gradebook.reader import autograde_states
 from grader.gradebook.writer import record, save_autograde_state
 from grader.judging.results import CheckReport
 from grader.notebook.reading import NotGradable, read_regular_file
+from grader.class_grading.watchdog import submission_budget
+from grader.sandbox.plan import sweep
 
 FINAL = ("graded", "not gradable")  # a fault of the grader itself is retried on the next run
 Grade = Callable[[str, str, str, str], dict]  # (course root, assignment, learner, notebook) -> report dict
@@ -191,6 +194,7 @@ def autograde(
             todo.append(submission)
     if not todo:
         return batch
+    sweep()  # what judges killed in an earlier batch left behind
     staging = course.root / ".grader-staging" / assignment
     todo = [_staged(s, staging) for s in todo]
     try:
@@ -227,7 +231,8 @@ def _grade_all(course, todo, batch, state, workers, scheduler, grade, console) -
     if scheduler is not None:
         results = workers_.dask_results(course, todo, scheduler, grade)
     else:
-        results = workers_.pool_results(course, todo, workers or default_workers(), grade)
+        results = workers_.pool_results(course, todo, workers or default_workers(), grade,
+                                             budget=submission_budget(course.limits), grace=course.limits.judge_grace)
     with _progress(console) as progress:
         task = progress.add_task(f"grading {assignment}", total=len(todo))
         try:
@@ -269,12 +274,12 @@ def _settle(course: Course, state: State, submission: Submission, data: dict, co
     try:
         record(course, report)
     except Exception as error:  # noqa: BLE001 - one failed write must not stop the batch
-        console.print(f"[red]{submission.learner}: could not record the result in {course.db_url}: {error}[/] (run again to retry)")
+        console.print(f"[red]{escape(submission.learner)}: could not record the result in {escape(course.db_url)}: {escape(str(error))}[/] (run again to retry)", highlight=False)
         return Outcome(submission.learner, "not recorded", reason=f"could not record: {error}")
     _copy_to_autograded(course, submission, graded=not report.not_gradable)
     state.save(submission, outcome)
     if report.not_gradable:
-        console.print(f"[yellow]{submission.learner}: not gradable[/]: {report.not_gradable}", highlight=False)
+        console.print(f"[yellow]{escape(submission.learner)}: not gradable[/]: {escape(report.not_gradable)}", highlight=False)
     return outcome
 
 
@@ -308,7 +313,6 @@ def _copy_to_autograded(course: Course, submission: Submission, graded: bool) ->
 
 
 def print_summary(batch: Batch, console) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"autograde {batch.assignment}", title_justify="left")

@@ -22,7 +22,9 @@ from collections import deque
 from pathlib import Path
 from typing import Iterator
 
+from grader.class_grading import watchdog
 from grader.judging.results import CheckReport
+from grader.sandbox.plan import sweep
 
 # grader.testing routes learner calls through one process-global judge, so two checks must
 # never overlap in one process (a Dask worker may run several tasks in threads).
@@ -32,18 +34,42 @@ GRADER_FAULT = "the grader itself failed on this notebook ({error}); this is not
 
 
 def grade(course_root: str, assignment: str, learner: str, notebook: str) -> dict:
-    """Judge `notebook` as `learner`'s answer to `assignment`: `CheckReport.to_dict()` shape."""
+    """Judge `notebook` as `learner`'s answer to `assignment`: `CheckReport.to_dict()` shape.
+
+    The judge runs under the limits of grader.class_grading.watchdog: a check over its budget
+    is "not gradable: took too long", also when its worker had to be killed and it is retried.
+    """
     from grader.course import Course
     from grader.judging.judge import check, warm_zygote
 
     with _one_check_at_a_time:
         course = Course(Path(course_root))
+        limits = course.limits
+        if watchdog.overrun_marker(notebook).exists():  # it already ran past the budget, once is enough
+            return not_gradable_report(course, assignment, learner, notebook, watchdog.too_long_reason(watchdog.submission_budget(limits))).to_dict()
+        _note_worker(notebook)
+        budget = watchdog.submission_budget(limits)
         try:
-            report = check(course, assignment, Path(notebook), learner=learner, zygote=warm_zygote(course, assignment))
+            zygote = warm_zygote(course, assignment)  # before the limits: it outlives this submission
+            with watchdog.judge_limits(limits, notebook):
+                report = check(course, assignment, Path(notebook), learner=learner, zygote=zygote)
+        except watchdog.TookTooLong:
+            report = not_gradable_report(course, assignment, learner, notebook, watchdog.too_long_reason(budget))
+        except MemoryError:
+            report = not_gradable_report(course, assignment, learner, notebook, (
+                f"the judge ran out of its memory ({limits.judge_memory_mb} MiB) on this notebook: a function returns "
+                "values far larger than the tests ask for; check the shapes your functions return"))
         except Exception as error:  # noqa: BLE001 - a grader bug must cost one submission, not the batch
             reason = GRADER_FAULT.format(error=f"{type(error).__name__}: {error}", assignment=assignment, notebook=notebook)
             report = not_gradable_report(course, assignment, learner, notebook, reason, grader_fault=True)
     return report.to_dict()
+
+
+def _note_worker(notebook: str) -> None:
+    try:
+        watchdog.worker_file(notebook).write_text(str(os.getpid()))
+    except OSError:
+        pass
 
 
 def not_gradable_report(course, assignment: str, learner: str, notebook: str, reason: str, grader_fault: bool = False) -> CheckReport:
@@ -69,7 +95,7 @@ def _died(course, submission, how: str) -> dict:
     return not_gradable_report(course, submission.assignment, submission.learner, str(submission.notebook), reason, grader_fault=True).to_dict()
 
 
-def pool_results(course, todo: list, workers: int, grade, arguments=_arguments) -> Iterator[tuple[object, dict]]:
+def pool_results(course, todo: list, workers: int, grade, arguments=_arguments, budget: float | None = None, grace: float = 15.0) -> Iterator[tuple[object, dict]]:
     """Results from a local process pool, in the order they finish.
 
     `grade(*arguments(course, item))` runs in a worker for each item of `todo` (by default the
@@ -77,43 +103,78 @@ def pool_results(course, todo: list, workers: int, grade, arguments=_arguments) 
     At most `workers` submissions are in flight, so when a worker process dies (which breaks
     the whole pool) the suspects are known: they are retried one at a time, alone, and one that
     kills its worker again becomes a not-gradable result. The rest carry on in a new pool.
+
+    `budget`: the wall-clock seconds one submission may take (grader.class_grading.watchdog);
+    a worker still busy with one past that and two graces is killed, that submission is "not
+    gradable: took too long", and the others in flight are graded again in a new pool.
     """
     from concurrent.futures import FIRST_COMPLETED, ALL_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     pending, suspects = deque(todo), deque()
-    running: dict = {}  # future -> (submission, ran alone)
+    running: dict = {}  # future -> (submission, ran alone, when it was handed to the pool)
+    overdue: set[int] = set()  # id() of submissions whose worker the watchdog killed
     pool, finished = _new_pool(workers), False
+    patience = None if budget is None else budget + 2 * grace
+
+    def submit(submission, alone: bool):
+        running[pool.submit(grade, *arguments(course, submission))] = (submission, alone, time.monotonic())
+
     try:
         while pending or suspects or running:
             if suspects and not running:
-                submission = suspects.popleft()
-                running[pool.submit(grade, *arguments(course, submission))] = (submission, True)
+                submit(suspects.popleft(), True)
             while not suspects and pending and len(running) < workers:
-                submission = pending.popleft()
-                running[pool.submit(grade, *arguments(course, submission))] = (submission, False)
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+                submit(pending.popleft(), False)
+            timeout = None if patience is None else max(min(t for _, _, t in running.values()) + patience - time.monotonic(), 0.05)
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not done:  # the oldest is overdue: its worker is stuck where its own watchdog cannot reach
+                for submission, _, since in list(running.values()):
+                    if time.monotonic() - since >= patience and _kill_worker_of(course, submission, arguments):
+                        overdue.add(id(submission))
+                continue
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                 done, _ = wait(running, return_when=ALL_COMPLETED)  # every future of a broken pool fails
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = _new_pool(workers)
+                sweep()  # the dead worker's learner folders and cgroups
             for future in done:
-                submission, alone = running.pop(future)
+                submission, alone, _ = running.pop(future)
                 error = future.exception()
                 if error is None:
                     yield submission, future.result()
+                elif id(submission) in overdue:
+                    yield submission, _took_too_long(course, submission, budget)
+                elif isinstance(error, BrokenProcessPool) and overdue:
+                    pending.appendleft(submission)  # the watchdog broke the pool, not this one
                 elif isinstance(error, BrokenProcessPool) and not alone:
                     suspects.append(submission)
                 elif isinstance(error, BrokenProcessPool):
                     yield submission, _died(course, submission, "its worker process died while grading it, also when retried alone")
                 else:
                     yield submission, _died(course, submission, f"{type(error).__name__}: {error}")
+            overdue.intersection_update(id(s) for s, _, _ in running.values())
         finished = True
     finally:
         if finished:
             pool.shutdown(wait=True)
         else:
             _stop_pool(pool)
+
+
+def _kill_worker_of(course, submission, arguments) -> bool:
+    """Kill the worker grading `submission` (it wrote its pid beside the staged notebook); whether one was."""
+    try:
+        pid = int(watchdog.worker_file(arguments(course, submission)[3]).read_text())
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _took_too_long(course, submission, budget: float) -> dict:
+    reason = watchdog.too_long_reason(budget)
+    return not_gradable_report(course, submission.assignment, submission.learner, str(submission.notebook), reason).to_dict()
 
 
 def _new_pool(workers: int):
@@ -169,7 +230,10 @@ def dask_results(course, todo: list, scheduler, grade) -> Iterator[tuple[object,
             try:
                 data = future.result()
             except Exception as error:  # noqa: BLE001 - KilledWorker, a lost worker, a task error
-                data = _died(course, submission, f"on the Dask cluster: {type(error).__name__}: {str(error)[:300]}")
+                if watchdog.overrun_marker(_arguments(course, submission)[3]).exists():  # its watchdog killed the worker
+                    data = _took_too_long(course, submission, watchdog.submission_budget(course.limits))
+                else:
+                    data = _died(course, submission, f"on the Dask cluster: {type(error).__name__}: {str(error)[:300]}")
             yield submission, data
     finally:
         client.cancel([f for f in futures if not f.done()])

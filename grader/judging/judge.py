@@ -164,9 +164,12 @@ class Judge:
         """Name the classic mistake behind a failure, when the learner's outputs match exactly one."""
         if not self.diagnosing or result.status != "failed" or result.category in UNDIAGNOSABLE or not self.calls:
             return result
-        if self._diagnoser is None:
-            self._diagnoser = Diagnoser(self.known_wrong, self.reference_namespace())
-        found = self._diagnoser.diagnose(self.calls, tolerance)
+        try:  # best effort: a diagnosis that fails leaves the failure as it is
+            if self._diagnoser is None:
+                self._diagnoser = Diagnoser(self.known_wrong, self.reference_namespace())
+            found = self._diagnoser.diagnose(self.calls, tolerance)
+        except Exception:  # noqa: BLE001 - odd learner values a known-wrong replay cannot compare with
+            return result
         if found is not None:
             result.misconception, result.misconception_id = found.text, found.id
         return result

@@ -25,6 +25,7 @@ def judge(arguments: dict, fds: list[int], zygote) -> None:
         from grader.judging.judge import check
 
         course = Course(Path(arguments["course_root"]))
+        _bound_this_judge(course.limits)
         report = check(course, arguments["assignment"], Path(arguments["notebook"]), learner=arguments.get("learner", ""),
                        diagnose=arguments.get("diagnose", True), zygote=zygote)
         data = report.to_dict()
@@ -35,6 +36,20 @@ def judge(arguments: dict, fds: list[int], zygote) -> None:
     while view:
         view = view[os.write(answer, view):]
     os.close(answer)
+
+
+def _bound_this_judge(limits) -> None:
+    """This judge process, made for one check, may add `judge_memory_mb` of memory and use its time budget of CPU."""
+    import resource
+
+    with open("/proc/self/status") as status:
+        size = next((int(line.split()[1]) << 10 for line in status if line.startswith("VmSize:")), 0)
+    memory = size + (limits.judge_memory_mb << 20)
+    cpu = int(limits.time_to_load + limits.time_per_submission + limits.judge_extra)
+    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu)):
+        soft, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, hard))
 
 
 def check_in_zygote(course, assignment: str, notebook: Path, learner: str = "", diagnose: bool = True, meanwhile=None):
@@ -49,6 +64,7 @@ def check_in_zygote(course, assignment: str, notebook: Path, learner: str = "", 
     from grader.judging.results import CheckReport
     from grader.notebook.cells import test_cells
     from grader.sandbox.handle import preload_modules, start_zygote
+    from grader.sandbox.plan import sweep
 
     source = course.source_notebook(assignment)
     zygote = start_zygote(preload_modules(source, judge_too=True))
@@ -82,3 +98,4 @@ def check_in_zygote(course, assignment: str, notebook: Path, learner: str = "", 
                                             notebook=str(notebook), grader_fault=True)
     finally:
         zygote.close()
+        sweep()  # a judge that was killed or timed out leaves its learners' folders and cgroups

@@ -83,24 +83,37 @@ def parse_notebook(data: bytes, name: str = "the notebook") -> dict:
 def normalise(raw, name: str = "the notebook") -> dict:
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise NotGradable(f"{name} is JSON but not a notebook (it has no list of cells)")
-    if raw.get("nbformat") != 4:
+    if type(raw.get("nbformat")) is not int or raw["nbformat"] != 4:
         raise NotGradable(f"{name} is in notebook format {repr(raw.get('nbformat'))[:20]}; save it with JupyterLab (format 4)")
     if len(raw["cells"]) > MAX_CELLS:
         raise NotGradable(f"{name} has {len(raw['cells'])} cells, more than {MAX_CELLS}: start again from the release copy")
     cells = []
     for index, cell in enumerate(raw["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") not in CELL_TYPES:
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str) or cell["cell_type"] not in CELL_TYPES:
             raise NotGradable(f"cell {index + 1} of {name} is not a notebook cell")
         source = cell.get("source", "")
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
             source = "".join(source)
         if not isinstance(source, str):
             raise NotGradable(f"cell {index + 1} of {name} has a malformed source")
+        if not _is_unicode(source):
+            raise NotGradable(f"cell {index + 1} of {name} holds text that is not valid Unicode (an unpaired surrogate, "
+                              "written as a \\ud800-style escape): delete it, or start again from the release copy")
         metadata = cell.get("metadata", {})
         if not isinstance(metadata, dict):
             raise NotGradable(f"cell {index + 1} of {name} has malformed metadata")
         nbgrader = metadata.get("nbgrader", {})
         if not isinstance(nbgrader, dict):
             raise NotGradable(f"cell {index + 1} of {name} has malformed nbgrader metadata")
+        if not all(isinstance(nbgrader.get(key, ""), str) and _is_unicode(nbgrader.get(key, "")) for key in ("grade_id", "cell_type")):
+            raise NotGradable(f"cell {index + 1} of {name} has malformed nbgrader metadata (its grade_id is not text)")
         cells.append({**cell, "source": source, "metadata": metadata})
     return {**raw, "cells": cells}
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

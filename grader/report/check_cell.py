@@ -96,9 +96,9 @@ def render(report: dict) -> str:
     for result in report["results"]:
         r = row(result)
         rows.append(
-            f'<tr class="grader-{r.css}"><td style="color:{COLOUR[r.status]};vertical-align:top">{r.mark}</td>'
-            f'<td style="{_LEFT}">{html.escape(r.words)}</td><td style="{_LEFT}">{r.kind}</td>'
-            f'<td style="text-align:right;vertical-align:top;white-space:nowrap">{r.points}</td>'
+            f'<tr class="grader-{html.escape(r.css)}"><td style="color:{COLOUR.get(r.status, "black")};vertical-align:top">{html.escape(r.mark)}</td>'
+            f'<td style="{_LEFT}">{html.escape(r.words)}</td><td style="{_LEFT}">{html.escape(r.kind)}</td>'
+            f'<td style="text-align:right;vertical-align:top;white-space:nowrap">{html.escape(str(r.points))}</td>'
             f'<td style="{_LEFT};white-space:pre-wrap">{html.escape(r.advice)}</td></tr>'
         )
     summary = html.escape(report["summary"])

@@ -1,7 +1,8 @@
 """Framed messages between the judge and the learner process, over a pair of pipes.
 
 A frame is an 8-byte little-endian length and a plain-data payload (grader.plain_data):
-nothing on either side is ever unpickled. The judge's reads and writes have deadlines, so a
+nothing on either side is ever unpickled. The judge's CPU time spent decoding a reply is
+charged to the test's deadline, so a reply that is slow to decode costs the learner's time. The judge's reads and writes have deadlines, so a
 learner that stops answering, or stops reading, costs a timeout, not a hung grader.
 """
 
@@ -47,7 +48,13 @@ def receive(fd: int, deadline=None):
     (length,) = struct.unpack("<Q", _read_exactly(fd, 8, deadline))
     if length > MAX_FRAME:
         raise ChannelClosed(f"message of {length} bytes is larger than allowed")
-    return decode(_read_exactly(fd, length, deadline))
+    data = _read_exactly(fd, length, deadline)
+    started = time.process_time()
+    try:
+        return decode(data)
+    finally:
+        if hasattr(deadline, "charge"):  # the judge's time decoding what the learner sent counts as the learner's
+            deadline.charge(time.process_time() - started)
 
 
 def _left(deadline) -> float:

@@ -11,10 +11,10 @@ import os
 import resource
 from pathlib import Path
 
-from grader.sandbox import landlock
+from grader.sandbox import landlock, mounts
 from grader.sandbox.plan import Plan
 
-CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWIPC = 0x40000000, 0x10000000, 0x00020000, 0x08000000
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -43,9 +43,20 @@ def confine(plan_: Plan) -> dict:
     if "processes" not in on and os.geteuid() != 0:
         _limit(resource.RLIMIT_NPROC, _processes_of_this_user() + plan_.processes)
         on["processes"] = f"RLIMIT_NPROC +{plan_.processes}"
-    network = _leave_network()
-    if network:
-        on["network"] = network
+    namespaces = _leave_shared_namespaces()
+    if "net" in namespaces:
+        on["network"] = namespaces["net"]
+    if "ipc" in namespaces:
+        on["shared memory"] = "a private IPC namespace (no System V segments or queues of others)"
+    uid, gid = (plan_.learner_uid, plan_.learner_gid) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    if "mnt" in namespaces:
+        try:
+            on.update(mounts.private_view(plan_.workdir, plan_.read, uid, gid, plan_.disk_mb, plan_.shm_mb, plan_.gpu))
+        except OSError as error:
+            on["temporary files"] = f"shared with the machine ({error})"
+    else:
+        on["temporary files"] = "shared with the machine (no mount namespace here)"
+    os.chdir(plan_.workdir)  # the private working folder, where there is one
     try:
         abi = landlock.restrict(plan_.read, plan_.write)
     except OSError as error:
@@ -57,8 +68,7 @@ def confine(plan_: Plan) -> dict:
             on["network"] = "landlock: no TCP"
         if abi >= 6:
             on["signals"] = "landlock scoped"
-    if os.geteuid() == 0 and _drop_capabilities():
-        on["privileges"] = "root without capabilities"
+    on["user"] = _become(uid, gid)
     return on
 
 
@@ -81,21 +91,38 @@ def _processes_of_this_user() -> int:
     return count
 
 
-def _leave_network() -> str | None:
+def _leave_shared_namespaces() -> dict[str, str]:
+    """New network, mount and IPC namespaces (as root, else inside an unprivileged user namespace); which were left."""
+    every = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC
     if os.geteuid() == 0:
-        if _libc.unshare(CLONE_NEWNET) == 0:
-            return "network namespace (no interfaces)"
-        return None
+        if _libc.unshare(every) == 0:
+            return {"net": "network namespace (no interfaces)", "mnt": "private", "ipc": "private"}
+        return {"net": "network namespace (no interfaces)"} if _libc.unshare(CLONE_NEWNET) == 0 else {}
     uid, gid = os.getuid(), os.getgid()
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
-        return None
+    if _libc.unshare(CLONE_NEWUSER | every) != 0:
+        return {}
     try:
         Path("/proc/self/setgroups").write_text("deny")
         Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
         Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
     except OSError:
         pass
-    return "user + network namespace (no interfaces)"
+    return {"net": "user + network namespace (no interfaces)", "mnt": "private", "ipc": "private"}
+
+
+def _become(uid: int, gid: int) -> str:
+    """Drop every capability and, as root, become the unprivileged `uid`; the words for the report."""
+    _drop_bounding_set()
+    if os.geteuid() == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+        except OSError as error:
+            _drop_capabilities()
+            return f"root without capabilities (could not become uid {uid}: {error})"
+    _drop_capabilities()
+    return f"uid {os.getuid()}, not root, no capabilities"
 
 
 class _CapHeader(ctypes.Structure):
@@ -106,10 +133,13 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
-def _drop_capabilities() -> bool:
+def _drop_bounding_set() -> None:
     PR_CAPBSET_DROP = 24
     for cap in range(64):
         _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+
+def _drop_capabilities() -> bool:
     header = _CapHeader(0x20080522, 0)
     data = (_CapData * 2)()
     return _libc.capset(ctypes.byref(header), ctypes.byref(data)) == 0

@@ -38,6 +38,11 @@ class Deadline:
         self._pid: int | None = None
         self._cpu_at_start = 0.0
         self._cpu_before = 0.0  # CPU used by processes watched earlier in this test (restarts)
+        self._charged = 0.0  # the judge's own CPU spent on what the learner sent (decoding its replies)
+
+    def charge(self, seconds: float) -> None:
+        """Count `seconds` of the judge's work on the learner's behalf against this limit."""
+        self._charged += max(seconds, 0.0)
 
     def watch(self, pid: int | None) -> None:
         """Count the CPU time of `pid` from now on (a test whose learner process restarted goes on counting)."""
@@ -51,11 +56,11 @@ class Deadline:
     def used(self) -> float:
         """CPU seconds used against this limit so far."""
         now = cpu_seconds(self._pid) if self._pid is not None else None
-        return self._cpu_before + (max(now - self._cpu_at_start, 0.0) if now is not None else 0.0)
+        return self._charged + self._cpu_before + (max(now - self._cpu_at_start, 0.0) if now is not None else 0.0)
 
     def left(self) -> float:
         """Seconds left before the limit is reached: the smaller of CPU time and wall time left."""
         now = time.monotonic()
         if self._pid is None or cpu_seconds(self._pid) is None:  # no CPU clock here: wall time only
-            return self.seconds - (now - self.started)
+            return self.seconds - (now - self.started) - self._charged
         return min(self.wall_end - now, self.seconds - self.used())

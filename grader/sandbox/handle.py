@@ -12,6 +12,7 @@ import ast
 import os
 import select
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -106,7 +107,9 @@ def _scenarios_use_torch(code: str) -> bool:
 
 def start_zygote(preload: list[str]) -> Zygote:
     """A zygote with a clean environment that has imported `preload` (module names)."""
-    return Zygote(preload, clean_environment("/"))
+    environment = clean_environment("/")
+    environment["TMPDIR"] = tempfile.gettempdir()  # where a judge forked from it plans its learners' folders
+    return Zygote(preload, environment)
 
 
 class LearnerProcess:
@@ -244,6 +247,8 @@ class LearnerProcess:
         except OSError:
             self._died(doing)
         reply = self._reply(deadline, doing)
+        if hasattr(deadline, "left") and deadline.left() <= 0:  # decoding the reply used up what was left
+            self._timed_out(doing)
         if not isinstance(reply, dict):
             raise LearnerCrashed(f"the learner process answered nonsense while {doing}")
         if "error" in reply:

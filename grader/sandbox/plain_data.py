@@ -42,6 +42,7 @@ def encode(value) -> bytes:
 
 
 def decode(data: bytes):
+    """The value `data` encodes; ValueError (and nothing else) for anything malformed."""
     if len(data) < 4:
         raise ValueError("truncated message")
     (head_len,) = struct.unpack_from("<I", data)
@@ -55,7 +56,10 @@ def decode(data: bytes):
         raise ValueError("message nested too deeply") from None
     body = memoryview(data)[4 + head_len :]
     offsets = [0]
-    value = _build(header, body, offsets, depth=0)
+    try:
+        value = _build(header, body, offsets, depth=0)
+    except (KeyError, TypeError, IndexError, AttributeError, OverflowError, RecursionError, MemoryError) as error:
+        raise ValueError(f"malformed message ({type(error).__name__})") from None
     if offsets[0] != len(body):
         raise ValueError("message has trailing bytes")
     return value
@@ -165,7 +169,7 @@ def _build(h, body, offsets, depth):
             raise ValueError("bad dict key")
         if any(type(k) is int and not -HASH_SAFE < k < HASH_SAFE for k in keys):
             raise ValueError("dict key out of range")  # equal hashes of huge ints would make building the dict quadratic
-        return dict(zip(keys, [_build(v, body, offsets, depth + 1) for v in h["v"]]))
+        return dict(zip(keys, [_build(v, body, offsets, depth + 1) for v in h["v"]], strict=True))
     if t == "npscalar":
         return _build_array(h["a"], body, offsets)[()]
     if t == "ndarray":

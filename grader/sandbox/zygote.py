@@ -80,9 +80,7 @@ class ZygoteClient:
     def pid(self, request: int, deadline: float) -> int:
         """The pid of the child asked for by `request`, once the zygote forked it."""
         while request not in self._spawned:
-            message = self._next(deadline)
-            if "spawned" in message:
-                self._spawned[int(message["request"])] = int(message["spawned"])
+            self._next(deadline)
         return self._spawned.pop(request)
 
     def status(self, pid: int, wait: float = 0.0) -> int | None:
@@ -104,7 +102,7 @@ class ZygoteClient:
         self._statuses.pop(pid, None)
 
     def _next(self, deadline: float) -> dict:
-        """The zygote's next message (exit statuses are noted on the way); TimeoutError past `deadline`."""
+        """The zygote's next message (pids and exit statuses are noted on the way); TimeoutError past `deadline`."""
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([self.control], [], [], left)[0]:
             raise TimeoutError
@@ -115,6 +113,8 @@ class ZygoteClient:
         if not data:
             raise ZygoteGone(self.failure() or "the zygote process ended")
         message = json.loads(data)
+        if "spawned" in message:  # noted whoever waits: a status() call may read the answer to a spawn
+            self._spawned[int(message["request"])] = int(message["spawned"])
         if "exited" in message:
             self._statuses[int(message["exited"])] = int(message["status"])
         return message

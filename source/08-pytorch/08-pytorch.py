@@ -1655,6 +1655,7 @@ expect.shape(got["history"], (6,), what="the history of train(..., n_epochs=6)",
 expect.finite(got["history"], what="the training losses")
 expect.true(got["history"][-1] < got["history"][0], "the loss did not go down in 6 epochs: per batch, reset the gradients (optimizer.zero_grad()), then loss.backward(), then optimizer.step()")
 expect.shape(got["weights"][0], (8, 2), what="the first layer's weight after training", hint="train the model it is given; do not replace its layers")
+expect.shape(got["start"][0], (8, 2), what="the first layer's weight before training")
 expect.true(float((got["weights"][0] - got["start"][0]).abs().max()) > 0, "the weights did not change: give the optimizer model.parameters()")
 
 # %% nbgrader={"grade": true, "grade_id": "train_matches_the_reference_loop", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}

@@ -1444,8 +1444,10 @@ expect.finite(np.array(got["losses"]), what="the loss of the first epoch", hint=
 ### BEGIN HIDDEN TESTS
 got = trained_digits_cnn.learner(12, 0)
 expect.equal(len(got["losses"]), 12, what="the number of losses after 12 epochs")
-expect.finite(np.array(got["losses"]), what="the losses over 12 epochs")
-expect.true(got["losses"][-1] < 0.25 * got["losses"][0] and got["losses"][-1] < 0.2,
+losses = np.asarray(got["losses"], dtype=float)
+expect.shape(losses, (12,), what="the losses over 12 epochs", hint="one float per epoch")
+expect.finite(losses, what="the losses over 12 epochs")
+expect.true(losses[-1] < 0.25 * losses[0] and losses[-1] < 0.2,
             "the training loss did not fall as expected over 12 epochs: are zero_grad, backward and step all called on every "
             "mini-batch, with Adam at lr=1e-2 on all the model's parameters?")
 expect.true(got["accuracy"] >= 0.95,
