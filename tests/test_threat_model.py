@@ -550,10 +550,10 @@ def test_the_learner_process_is_unprivileged_and_sees_only_its_own_files(tmp_pat
 
 
 @pytest.mark.cpu
-def test_the_check_report_lists_the_protections(tmp_path, capsys):
+def test_the_check_report_lists_the_protections(course_copy, capsys):
     from grader.cli import main
 
-    main(["check", "01-linear-algebra", str(COURSE.solution_notebook("01-linear-algebra"))])
+    main(["check", "01-linear-algebra", str(course_copy.solution_notebook("01-linear-algebra"))])
     words = capsys.readouterr().out
     for protection in ("user", "devices", "temporary files", "disk", "files", "network", "memory"):
         assert protection in words, f"the report does not say whether '{protection}' was on"
