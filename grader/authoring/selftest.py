@@ -376,6 +376,7 @@ def check_nbgrader(runs: Runs):
             (course.submitted / student / assignment).mkdir(parents=True)
             shutil.copy2(notebook, course.submitted / student / assignment / name)
         environment = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel's own inline backend draws
+        environment.update(_threads_per_worker())
         done = subprocess.run(["nbgrader", "autograde", assignment, "--create", "--force"], cwd=root, env=environment,
                               capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
@@ -397,6 +398,17 @@ def check_nbgrader(runs: Runs):
         problems.append(f"the stub gets {scores['stub']:g} points under nbgrader autograde")
     if problems:
         raise SelfTestFailure(f"{assignment}: in a kernel under nbgrader: " + "; ".join(problems))
+
+
+def _threads_per_worker() -> dict[str, str]:
+    """Thread counts for a kernel started by one of several pytest-xdist workers: the cores shared out.
+
+    torch and BLAS start one thread per core in every kernel; two kernels on two cores then spin
+    against each other and a 20-second training cell takes minutes (past nbgrader's cell timeout).
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    return {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
 def _kernel_problems(notebook) -> list[str]:
