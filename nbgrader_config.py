@@ -35,6 +35,10 @@ c.OverwriteCells.add_missing_cells = True
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
+# nbgrader's generate_feedback (and formgrader's Generate Feedback button) write the grader's
+# feedback page: instructor grades and comments, late penalty, and never hidden test code.
+c.GenerateFeedback.exporter_class = "grader.report.nbgrader_feedback.GraderFeedback"
+
 # The judged grader (grader check / grader autograde): limits on the learner process.
 # A test may use time_factor times the reference's own CPU time on it (source/<id>/reference_times.json),
 # at least time_floor and at most time_per_test seconds (a test cell may declare more in its

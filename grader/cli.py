@@ -24,18 +24,19 @@ def parser() -> argparse.ArgumentParser:
 
     commands.add_parser("list", help="show the roadmap: phases, assignments, prerequisites").set_defaults(func=run_list)
 
-    start = commands.add_parser("start", help="copy an assignment to your workspace (submitted/<learner>/<id>/)")
+    start = commands.add_parser("start", help="copy an assignment to your workspace: <course id>/<id>/, where nbgrader's Fetch puts it")
     start.add_argument("assignment")
     start.add_argument("--learner", help=learner_help)
     start.set_defaults(func=run_start)
 
     check = commands.add_parser("check", help="judge a notebook with every test, visible and hidden")
     check.add_argument("assignment")
-    check.add_argument("notebook", nargs="?", type=Path, help="default: your workspace copy, else the release notebook")
+    check.add_argument("notebook", nargs="?", type=Path, help="default: your copy (from `grader start` or nbgrader's Fetch)")
     check.add_argument("--learner", help=learner_help)
     check.add_argument("--json", action="store_true", help="print the per-test results as JSON")
     check.add_argument("--no-record", action="store_true", help="do not record the result in the gradebook")
     check.add_argument("--no-diagnosis", action="store_true", help="do not look for the classic mistake behind each failure")
+    check.add_argument("--verbose", action="store_true", help="also show the sandbox's protections and its own terms in messages")
     check.set_defaults(func=run_check)
 
     progress = commands.add_parser("progress", help="how far along the road: one learner, or a class with --all")
@@ -60,9 +61,12 @@ def parser() -> argparse.ArgumentParser:
     feedback.add_argument("--student", action="append", default=[], help="only this student (repeatable)")
     feedback.set_defaults(func=run_feedback)
 
-    export = commands.add_parser("export", help="write the class grades as CSV: student, assignment, score, max_score, status")
+    export = commands.add_parser("export", help="write the class grades as CSV: score, maximum, submission time, lateness and penalty per student and assignment")
     export.add_argument("assignments", nargs="*", help="assignment ids (default: every assignment in the gradebook)")
-    export.add_argument("-o", "--output", default="grades.csv", help="CSV file to write, '-' for standard output (default: grades.csv)")
+    export.add_argument("-o", "--output", default=None, help="CSV file to write, '-' for standard output (default: grades.csv, tests.csv or canvas.csv)")
+    kind = export.add_mutually_exclusive_group()
+    kind.add_argument("--tests", action="store_const", dest="kind", const="tests", help="one row per test of each submission")
+    kind.add_argument("--canvas", action="store_const", dest="kind", const="canvas", help="Canvas's gradebook import format (Grades > Import)")
     export.set_defaults(func=run_export)
 
     release = commands.add_parser("release", help="regenerate release/ and solutions/ from source/ through nbgrader")
@@ -83,12 +87,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from grader.gradebook.reader import GradebookProblem
+
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (LookupError, ValueError) as error:
+    except (LookupError, ValueError, GradebookProblem) as error:
         print(f"grader {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `grader export -o - | head`: the reader has all it wanted
+        sys.stderr.close()
+        return 0
 
 
 def _course():
@@ -127,7 +136,9 @@ def run_start(args) -> int:
     from grader.notebook.workspace import learner_name, start
 
     course = _course()
-    notebook, created = start(course, learner_name(args.learner), args.assignment)
+    notebook, created, note = start(course, learner_name(args.learner), args.assignment)
+    if note:
+        print(note)
     where = notebook.relative_to(course.root)
     print(f"{'created' if created else 'already there'}: {where}")
     print(f"open it in JupyterLab, then check it with: grader check {args.assignment}")
@@ -135,15 +146,20 @@ def run_start(args) -> int:
 
 
 def run_check(args) -> int:
+    """0: every point; 1: points missing; 2: nothing judged (the message says why); 3: judged, not recorded."""
     from grader.judging.remote import check_in_zygote
-    from grader.notebook.workspace import default_notebook, learner_name
+    from grader.notebook.workspace import default_notebook, learner_name, named_notebook
 
     course = _course()
     learner = learner_name(args.learner)
-    notebook = args.notebook or default_notebook(course, learner, args.assignment)
     course.source_notebook(args.assignment)  # an unknown assignment is told at once
-    if not Path(notebook).exists() and not Path(notebook).is_symlink():  # a typo: nothing to judge, nothing recorded
-        raise LookupError(f"no notebook {notebook}: give the path of your saved notebook (or `grader start {args.assignment}` first)")
+    notebook, note = (args.notebook, "") if args.notebook is not None else default_notebook(course, learner, args.assignment)
+    notebook = named_notebook(course, args.assignment, notebook)  # a path that cannot be judged: refused, nothing recorded
+    if not args.json:  # the first line names the file judged (relative below here); --json gives it as "notebook"
+        shown = notebook.relative_to(Path.cwd()) if notebook.is_relative_to(Path.cwd()) else notebook
+        print(f"checking {shown} as {args.assignment}: every test, visible and hidden", flush=True)
+    if note:
+        print(note, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     def get_the_gradebook_ready():  # in this process, while the judge works in its own
         if not args.no_record:
@@ -164,6 +180,10 @@ def run_check(args) -> int:
         except Exception as error:  # noqa: BLE001 - the verdict stands even if recording fails
             print(f"grader check: could not record the result in {course.db_url}: {error}", file=sys.stderr)
             status = 3
+    if not args.verbose:
+        from grader.report.plain_words import for_the_learner
+
+        report = for_the_learner(report)
     if args.json:
         import json
 
@@ -243,8 +263,9 @@ def run_autograde(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError("--workers must be at least 1")
     console = Console()
-    batch = autograde(_course(), args.assignment, workers=args.workers, force=args.force, learners=args.student, scheduler=args.scheduler, console=console)
-    print_summary(batch, console)
+    course = _course()
+    batch = autograde(course, args.assignment, workers=args.workers, force=args.force, learners=args.student, scheduler=args.scheduler, console=console)
+    print_summary(batch, console, course)
     if batch.interrupted:
         return 130
     return 1 if batch.count("grader fault") or batch.count("not recorded") else 0
@@ -265,9 +286,11 @@ def run_feedback(args) -> int:
 def run_export(args) -> int:
     from grader.class_grading.export import export
 
-    count = export(_course(), args.output, args.assignments)
-    if args.output != "-":
-        print(f"wrote {count} row(s) to {args.output}", file=sys.stderr)
+    kind = args.kind or "submissions"
+    output = args.output or {"submissions": "grades.csv", "tests": "tests.csv", "canvas": "canvas.csv"}[kind]
+    count = export(_course(), output, args.assignments, kind)
+    if output != "-":
+        print(f"wrote {count} row(s) to {output}", file=sys.stderr)
     return 0
 
 

@@ -11,12 +11,13 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from grader.notebook.cells import test_cells as source_tests  # not named test_*: pytest would collect it
 from grader.notebook.cells import is_solution
@@ -28,6 +29,7 @@ from grader.report.feedback_page import feedback_html
 from grader.notebook.cells import hidden_lines
 from grader.authoring.selftest import with_code_appended
 
+import postgresql_server
 from conftest import ROOT
 
 ASSIGNMENT = "01-linear-algebra"
@@ -59,23 +61,26 @@ def duplicated_grade_id(course) -> dict:
     return notebook
 
 
+def _query(course, sql: str, **values) -> list[dict]:
+    """Rows of `sql` on the course's gradebook, SQLite or PostgreSQL."""
+    engine = create_engine(course.db_url)
+    try:
+        with engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(text(sql), values)]
+    finally:
+        engine.dispose()
+
+
 def state(course) -> dict[str, dict]:
-    db = sqlite3.connect(course.root / "gradebook.db")
-    db.row_factory = sqlite3.Row
-    rows = db.execute("select * from grader_autograde_state where assignment = ?", (ASSIGNMENT,)).fetchall()
-    db.close()
-    return {row["student"]: dict(row) for row in rows}
+    rows = _query(course, "select * from grader_autograde_state where assignment = :a", a=ASSIGNMENT)
+    return {row["student"]: row for row in rows}
 
 
 def nbgrader_scores(course) -> dict[str, float]:
     """Each student's total auto_score, read from nbgrader's own tables as formgrader would."""
-    db = sqlite3.connect(course.root / "gradebook.db")
-    rows = db.execute(
-        "select sa.student_id, sum(g.auto_score) from grade g join submitted_notebook sn on g.notebook_id = sn.id "
-        "join submitted_assignment sa on sn.assignment_id = sa.id group by sa.student_id"
-    ).fetchall()
-    db.close()
-    return dict(rows)
+    rows = _query(course, "select sa.student_id as s, sum(g.auto_score) as t from grade g join submitted_notebook sn on g.notebook_id = sn.id "
+                          "join submitted_assignment sa on sn.assignment_id = sa.id group by sa.student_id")
+    return {row["s"]: row["t"] for row in rows}
 
 
 def small_class(course) -> None:
@@ -86,12 +91,21 @@ def small_class(course) -> None:
     submit(course, "dee", duplicated_grade_id(course))
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    """The small class and fay (a classic mistake), graded once by 2 workers, in their own course copy."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def graded_class(request, tmp_path_factory):
+    """The small class and fay (a classic mistake), graded once by 2 workers, in their own course copy.
+
+    Once on the course's SQLite gradebook, once on a PostgreSQL server (nbgrader's db_url).
+    """
+    with contextlib.ExitStack() as stack:
+        yield from _graded_class(tmp_path_factory, postgresql_server.gradebook_url(request.param, stack))
+
+
+def _graded_class(tmp_path_factory, db_url):
     root = tmp_path_factory.mktemp("class") / "course"
     root.mkdir()
-    shutil.copy2(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    config = (ROOT / "nbgrader_config.py").read_text()
+    (root / "nbgrader_config.py").write_text(config + (f"\nc.CourseDirectory.db_url = {db_url!r}\n" if db_url else ""))
     for folder in ("source", "release", "solutions"):
         shutil.copytree(ROOT / folder / ASSIGNMENT, root / folder / ASSIGNMENT)
     course = Course(root)
@@ -190,7 +204,7 @@ def test_an_interrupted_run_loses_nothing_and_resumes(course_copy):
         time.sleep(0.2)
         try:
             finished = state(course_copy)
-        except sqlite3.OperationalError:  # the table is not there yet
+        except OperationalError:  # the table is not there yet
             pass
     assert finished, "the first result never arrived"
     helpers = psutil.Process(run.pid).children(recursive=True)
@@ -262,7 +276,8 @@ def test_export_writes_the_class_csv(graded_class, tmp_path):
     target = tmp_path / "grades.csv"
     assert grader_main(["export", "-o", str(target)]) == 0
     rows = {r["student"]: r for r in csv.DictReader(target.open())}
-    assert list(next(iter(rows.values()))) == ["student", "assignment", "score", "max_score", "status"]
+    assert list(next(iter(rows.values()))) == [
+        "student", "assignment", "score", "max_score", "raw_score", "late_penalty", "submitted_at", "duedate", "seconds_late", "status"]
     assert (rows["ada"]["score"], rows["ada"]["max_score"], rows["ada"]["status"]) == ("34", "34", "graded")
     assert (rows["bob"]["score"], rows["bob"]["status"]) == ("0", "graded")
     assert rows["cy"]["status"].startswith("not gradable: ") and "not valid JSON" in rows["cy"]["status"]

@@ -7,7 +7,7 @@ starts it. In the browser:
   into one stub; its cells run, the notebook is saved, and the check cell at the end shows the
   judged result inline: that stub's tests earned, every other test missing;
 - nbgrader's Validate button in the notebook's toolbar opens its dialog with the visible tests;
-- after `nbgrader release_assignment`, nbgrader's assignment list shows the assignment and
+- after `nbgrader release_assignment` of another assignment, nbgrader's assignment list shows it and
   fetches it, and formgrader opens for the instructor.
 
 Screenshots are kept under tests/artifacts/ (ignored by git); a failing step leaves one too.
@@ -38,6 +38,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 ASSIGNMENT = "01-linear-algebra"
 STUB = "dense_layer"  # the solution cell the learner fills in
 LEARNER = "ada"
+FETCHED = "02-calculus"  # released and fetched through nbgrader's assignment list
 
 NO_BROWSER = missing_browser()
 
@@ -125,7 +126,7 @@ def _words(cell) -> str:
 
 
 def test_check_cell_shows_the_judged_result_and_validate_shows_visible_tests(course, server, page):
-    notebook_path = course / "submitted" / LEARNER / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    notebook_path = course / "llm-course" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"  # grader start's copy
     notebook = nbformat.read(notebook_path, as_version=4)
     ids = [_grade_id(cell) for cell in notebook.cells]
     assert ids[-1] == "check_my_work", "the release notebook must end with the check cell (grader release)"
@@ -146,7 +147,7 @@ def test_check_cell_shows_the_judged_result_and_validate_shows_visible_tests(cou
 
     started = time.monotonic()
     with screenshot_on_failure(page, server, "jupyterlab-check-cell"):
-        lab = NotebookPage(page, server, f"submitted/{LEARNER}/{ASSIGNMENT}/{notebook_path.name}", len(notebook.cells))
+        lab = NotebookPage(page, server, f"llm-course/{ASSIGNMENT}/{notebook_path.name}", len(notebook.cells))
         loaded = time.monotonic()
 
         # The learner types a solution, runs it and its visible tests in the kernel, and saves.
@@ -188,10 +189,11 @@ def test_check_cell_shows_the_judged_result_and_validate_shows_visible_tests(cou
             assert check.locator(".grader-progress").count() == 1, \
                 "grader.progress.build.one_line_summary exists, yet the check cell shows no roadmap line (did it raise?)"
         _screenshot_whole(page, check, ARTIFACTS / "jupyterlab-check-cell.png")
-        # Recorded for the learner whose workspace this is (submitted/<learner>/), in the course's gradebook.
+        # Recorded in the course's gradebook, under the login name of whoever runs JupyterLab (one learner).
         with contextlib.closing(sqlite3.connect(course / "gradebook.db")) as db:
-            recorded = db.execute("SELECT test, points FROM grader_test_results WHERE learner = ? AND assignment = ?",
-                                  (LEARNER, ASSIGNMENT)).fetchall()
+            learners = db.execute("SELECT DISTINCT learner FROM grader_test_results").fetchall()
+            recorded = db.execute("SELECT test, points FROM grader_test_results WHERE assignment = ?", (ASSIGNMENT,)).fetchall()
+        assert len(learners) == 1, learners
         assert sorted(recorded) == sorted((_grade_id(c), float(c.metadata["nbgrader"]["points"]) if c in stub_tests else 0.0)
                                           for c in graded)
 
@@ -216,9 +218,11 @@ def test_check_cell_shows_the_judged_result_and_validate_shows_visible_tests(cou
 
 
 def test_assignment_list_fetches_a_released_assignment_and_formgrader_opens(course, server, page):
+    # Another assignment than the started one: llm-course/01-linear-algebra/ (grader start's copy,
+    # the same folder Fetch fills) already makes nbgrader list 01 as fetched.
     # The instructor releases to the exchange inside the course (nbgrader_config.py: Exchange.root),
     # while the browser loads JupyterLab.
-    release = subprocess.Popen([sys.executable, "-m", "nbgrader", "release_assignment", ASSIGNMENT, "--force"],
+    release = subprocess.Popen([sys.executable, "-m", "nbgrader", "release_assignment", FETCHED, "--force"],
                                cwd=course, env=_course_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         with screenshot_on_failure(page, server, "jupyterlab-assignment-list"):
@@ -227,22 +231,22 @@ def test_assignment_list_fetches_a_released_assignment_and_formgrader_opens(cour
             menu.wait_for(timeout=90_000)
             out, _ = release.communicate(timeout=90)
             assert release.returncode == 0, out
-            assert (course / "exchange" / "llm-course" / "outbound" / ASSIGNMENT).is_dir(), out
+            assert (course / "exchange" / "llm-course" / "outbound" / FETCHED).is_dir(), out
 
             menu.click()
             page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
-            released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+            released = page.locator("#released_assignments_list .list_item", has_text=FETCHED)
             released.wait_for(timeout=30_000)
             assert "llm-course" in released.inner_text()
             released.get_by_role("button", name="Fetch").click()
-            fetched = page.locator("#fetched_assignments_list .list_item:not(.nested_list_item)", has_text=ASSIGNMENT)
+            fetched = page.locator("#fetched_assignments_list .list_item:not(.nested_list_item)", has_text=FETCHED)
             fetched.wait_for(timeout=30_000)
             # Its notebook is listed under it (one click unfolds it), with nbgrader's Validate button.
-            fetched.locator("a", has_text=ASSIGNMENT).first.click()
-            page.locator("#fetched_assignments_list .nested_list_item", has_text=ASSIGNMENT).get_by_role(
+            fetched.locator("a", has_text=FETCHED).first.click()
+            page.locator("#fetched_assignments_list .nested_list_item", has_text=FETCHED).get_by_role(
                 "button", name="Validate").wait_for(timeout=10_000)
             # path_includes_course: the fetched copy lands in <course root>/<course id>/<assignment>/.
-            assert (course / "llm-course" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+            assert (course / "llm-course" / FETCHED / f"{FETCHED}.ipynb").is_file()
             page.locator("#released_assignments_list_placeholder", has_text="no assignments to fetch").wait_for(timeout=10_000)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "jupyterlab-assignment-list.png"))
@@ -251,7 +255,7 @@ def test_assignment_list_fetches_a_released_assignment_and_formgrader_opens(cour
             page.locator(".lm-Menu-itemLabel").get_by_text("Formgrader", exact=True).click()
             formgrader = page.frame_locator(".jp-MainAreaWidget iframe").first
             formgrader.get_by_role("heading", name="Manage Assignments").wait_for(timeout=30_000)
-            row = formgrader.locator("tr", has_text=ASSIGNMENT).first
+            row = formgrader.locator("tr", has_text=FETCHED).first
             row.wait_for(timeout=30_000)
             assert "released" in row.inner_text()
             page.screenshot(path=str(ARTIFACTS / "jupyterlab-formgrader.png"))

@@ -34,7 +34,8 @@ def test_learner_work_survives_git_pull(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("GRADER_COURSE_ROOT", raising=False)
     monkeypatch.chdir(mine)
     assert main(["start", assignment, "--learner", "ada"]) == 0
-    notebook = Course(mine).submitted / "ada" / assignment / f"{assignment}.ipynb"
+    notebook = Course(mine).root / Course(mine).course_id / assignment / f"{assignment}.ipynb"  # where nbgrader's Fetch puts it
+    assert not Course(mine).submitted.exists(), "a learner's copy is not a class submission"
     work = json.loads(notebook.read_text())
     work["cells"][0]["source"] = "my notes"
     notebook.write_text(json.dumps(work))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import jupytext
 import nbformat
 
 from grader.course import Course
+from grader.gradebook.reader import printable
 from grader.report.check_cell import check_cell
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -92,28 +94,63 @@ def calibrate_time_limits(course: Course, assignment: str, force: bool = False) 
 
 
 def _release(course: Course, assignments: list[str] | None, db_url: str) -> list[str]:
+    """nbgrader's GenerateAssignment and GenerateSolution into a scratch folder, then swapped in.
+
+    release/<id>/ and solutions/<id>/ are replaced only once both were generated: a release that
+    fails (say, the gradebook's submissions forbid changing the cells) leaves them as they were.
+    """
     from nbgrader.converters import GenerateAssignment, GenerateSolution
     from nbgrader.coursedir import CourseDirectory
 
-    ids = assignments or sorted(p.name for p in course.source.iterdir() if (p / f"{p.name}.py").is_file() or list(p.glob("*.ipynb")))
+    written = sorted(p.name for p in course.source.iterdir() if (p / f"{p.name}.py").is_file() or list(p.glob("*.ipynb")))
+    unknown = [a for a in assignments or () if a not in written]
+    if unknown:
+        raise LookupError(f"no assignment {', '.join(unknown)} in {course.source}: written ones are {', '.join(written)} (see `grader list`)")
+    ids = assignments or written
     for assignment in ids:
         sync_notebook(course, assignment)
-    config = course.config.copy()
-    config.CourseDirectory.db_url = db_url
-    coursedir = CourseDirectory(config=config, root=str(course.root))
-    for assignment in ids:
-        coursedir.assignment_id = assignment
-        for converter in (GenerateAssignment, GenerateSolution):
-            app = converter(coursedir=coursedir, config=config)
-            app.force = True
-            if converter is GenerateAssignment:
-                app.create_assignment = True
-            else:
-                # Solutions are committed: executing them would write this machine's outputs
-                # (timings, plots) into them, and they would drift on every release.
-                app.preprocessors = [p for p in app.preprocessors if p.__name__ != "Execute"]
-            _run_quietly(app, f"nbgrader {converter.__name__} {assignment}")
+    with tempfile.TemporaryDirectory(prefix="grader-generate-", dir=course.root) as scratch:
+        config = course.config.copy()
+        config.CourseDirectory.db_url = db_url
+        config.CourseDirectory.release_directory = str(Path(scratch) / "release")
+        config.CourseDirectory.solution_directory = str(Path(scratch) / "solutions")
+        coursedir = CourseDirectory(config=config, root=str(course.root))
+        for assignment in ids:
+            coursedir.assignment_id = assignment
+            for converter in (GenerateAssignment, GenerateSolution):
+                app = converter(coursedir=coursedir, config=config)
+                app.force = True
+                if converter is GenerateAssignment:
+                    app.create_assignment = True
+                else:
+                    # Solutions are committed: executing them would write this machine's outputs
+                    # (timings, plots) into them, and they would drift on every release.
+                    app.preprocessors = [p for p in app.preprocessors if p.__name__ != "Execute"]
+                try:
+                    _run_quietly(app, f"nbgrader {converter.__name__} {assignment}")
+                except RuntimeError as error:
+                    if "submissions associated" in str(error):
+                        raise ValueError(
+                            f"{assignment} has submissions in the gradebook {printable(db_url)}, and its test or solution cells "
+                            f"were added or removed since: nbgrader keeps them fixed once students submitted. Restore the cells "
+                            f"(same grade_ids), or release the change as a new assignment. release/{assignment} is unchanged."
+                        ) from None
+                    raise
+        for assignment in ids:
+            for folder in ("release", "solutions"):
+                _swap(Path(scratch) / folder / assignment, course.root / folder / assignment)
     return ids
+
+
+def _swap(new: Path, target: Path) -> None:
+    """`new` in the place of `target`, the old one removed only after the rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _run_quietly(app, what: str) -> None:

@@ -36,10 +36,10 @@ from sqlalchemy import create_engine
 
 from grader.course import Course
 from grader.gradebook import schema
-from grader.gradebook.reader import autograde_states
+from grader.gradebook.reader import autograde_states, reachable
 from grader.gradebook.writer import record, save_autograde_state
 from grader.judging.results import CheckReport
-from grader.notebook.reading import NotGradable, read_regular_file
+from grader.notebook.reading import NotGradable, copy_submission_files, read_regular_file
 from grader.class_grading.watchdog import submission_budget
 from grader.sandbox.plan import sweep
 
@@ -55,6 +55,7 @@ class Submission:
     sha256: str  # "" when the notebook is missing
     problem: str = ""  # why it cannot even be sent to a worker
     staged: Path | None = None  # the private copy of the bytes that are hashed, graded and kept
+    submitted_at: dt.datetime | None = None  # from timestamp.txt (nbgrader submit / collect), naive UTC
 
     @property
     def graded_file(self) -> Path:
@@ -104,7 +105,8 @@ def find_submissions(course: Course, assignment: str, learners: Iterable[str] = 
             continue
         if notebook.exists():
             try:
-                found.append(Submission(learner, assignment, notebook, _sha256(read_regular_file(notebook))))
+                stamp, submitted_at = submission_time(folder)
+                found.append(Submission(learner, assignment, notebook, _sha256(read_regular_file(notebook), stamp), submitted_at=submitted_at))
             except NotGradable as error:
                 found.append(Submission(learner, assignment, notebook, "", str(error)))
             continue
@@ -119,8 +121,35 @@ def find_submissions(course: Course, assignment: str, learners: Iterable[str] = 
     return found
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _sha256(data: bytes, timestamp: bytes = b"") -> str:
+    """Of the notebook's bytes and its timestamp.txt: a changed submission time regrades too."""
+    digest = hashlib.sha256(data)
+    if timestamp:
+        digest.update(b"\0timestamp.txt\0" + timestamp)
+    return digest.hexdigest()
+
+
+def submission_time(folder: Path) -> tuple[bytes, dt.datetime | None]:
+    """timestamp.txt of a submission folder, as nbgrader reads it: (its bytes, the time as naive UTC).
+
+    No file, or an empty one: no time (nbgrader then treats the submission as on time). A time
+    nbgrader cannot parse makes the submission not gradable, as in nbgrader: lateness would be
+    guessed otherwise.
+    """
+    from nbgrader.utils import parse_utc
+
+    path = folder / "timestamp.txt"
+    if not path.exists() and not path.is_symlink():
+        return b"", None
+    data = read_regular_file(path, limit=4096)
+    text = data.decode("utf-8", "replace").strip()
+    if not text:
+        return data, None
+    try:
+        return data, parse_utc(text).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise NotGradable(f"timestamp.txt holds {text[:60]!r}, which is not a time: nbgrader writes e.g. "
+                          f"'2026-12-01 17:03:20.123456 UTC'; fix or remove the file") from None
 
 
 # --- the state table: what was graded, from which bytes --------------------------------------
@@ -178,6 +207,7 @@ def autograde(
 
     console = console or Console()
     grade = grade or workers_.grade
+    reachable(course.db_url)  # a server that is down: one clear line before any work
     submissions = find_submissions(course, assignment, learners)
     state = State(course, assignment)
     rows = state.rows()
@@ -208,12 +238,13 @@ def _staged(submission: Submission, staging: Path) -> Submission:
     """The submission read once more into a private copy: the bytes hashed are the bytes graded and kept."""
     try:
         data = read_regular_file(submission.notebook)
+        stamp, submitted_at = submission_time(submission.notebook.parent)
     except NotGradable as error:
         return dataclasses.replace(submission, sha256="", problem=str(error))
     target = staging / submission.learner / submission.notebook.name
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
-    return dataclasses.replace(submission, sha256=_sha256(data), staged=target)
+    return dataclasses.replace(submission, sha256=_sha256(data, stamp), staged=target, submitted_at=submitted_at)
 
 
 def _grade_all(course, todo, batch, state, workers, scheduler, grade, console) -> None:
@@ -272,11 +303,11 @@ def _settle(course: Course, state: State, submission: Submission, data: dict, co
     status = "grader fault" if report.grader_fault else "not gradable" if report.not_gradable else "graded"
     outcome = Outcome(submission.learner, status, report.points, report.max_points, report.not_gradable or "")
     try:
-        record(course, report)
+        record(course, report, submitted_at=submission.submitted_at)
     except Exception as error:  # noqa: BLE001 - one failed write must not stop the batch
         console.print(f"[red]{escape(submission.learner)}: could not record the result in {escape(course.db_url)}: {escape(str(error))}[/] (run again to retry)", highlight=False)
         return Outcome(submission.learner, "not recorded", reason=f"could not record: {error}")
-    _copy_to_autograded(course, submission, graded=not report.not_gradable)
+    _copy_to_autograded(course, submission, report)
     state.save(submission, outcome)
     if report.not_gradable:
         console.print(f"[yellow]{escape(submission.learner)}: not gradable[/]: {escape(report.not_gradable)}", highlight=False)
@@ -294,26 +325,86 @@ def _learner_never_ran(report) -> str | None:
     return None
 
 
-def _copy_to_autograded(course: Course, submission: Submission, graded: bool) -> None:
-    """autograded/<learner>/<ID>/ as nbgrader leaves it, so formgrader can show the notebook."""
+def _copy_to_autograded(course: Course, submission: Submission, report: CheckReport) -> None:
+    """autograded/<learner>/<ID>/ as nbgrader leaves it, so formgrader can show the notebook.
+
+    The graded bytes, with each test cell's outputs replaced by the grader's verdict (where
+    nbgrader shows a cell's output): a failed test shows its category and message, never
+    hidden source.
+    """
     target = course.autograded / submission.learner / submission.assignment
-    if not graded:  # formgrader cannot open it; an older copy would show stale work beside new grades
+    if report.not_gradable:  # formgrader cannot open it; an older copy would show stale work beside new grades
         shutil.rmtree(target, ignore_errors=True)
         return
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(submission.graded_file, target / submission.notebook.name)  # the bytes that were graded
-    timestamp = submission.notebook.parent / "timestamp.txt"
+    data = read_regular_file(submission.graded_file)
+    (target / submission.notebook.name).write_bytes(_with_verdicts(data, report))
+    copy_submission_files(submission.notebook.parent, target)
+
+
+def _with_verdicts(data: bytes, report: CheckReport) -> bytes:
+    """The notebook's bytes with the grader's verdict as the output of each test cell."""
+    import json
+
+    import nbformat
+
     try:
-        (target / "timestamp.txt").write_bytes(read_regular_file(timestamp, limit=4096))
-    except NotGradable:  # none, or not a plain file (a link to another learner's): nbgrader then shows no time
-        (target / "timestamp.txt").unlink(missing_ok=True)
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception:  # noqa: BLE001 - it was graded, so it reads; if not, keep the bytes as they were graded
+        return data
+    verdicts = {r.name: r for r in report.results}
+    for cell in notebook.cells:
+        result = verdicts.get(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", ""))
+        if cell.get("cell_type") != "code" or result is None:
+            continue
+        kind = "hidden" if result.hidden else "visible"
+        if result.status == "passed":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"grader: passed ({kind} test, {result.points:g} points)\n")]
+        elif result.status == "not run":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"grader: not run: {result.message or 'needs a GPU'}\n")]
+        else:
+            hint = f"\nclassic mistake: {result.misconception}" if result.misconception else ""
+            cell.outputs = [nbformat.v4.new_output(
+                "error", ename=f"grader: failed ({kind} test, {result.category or 'failed'})",
+                evalue=(result.message or "failed") + hint, traceback=[f"grader: {result.category}: {result.message}{hint}"])]
+    return json.dumps(notebook, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
 # --- telling the instructor ----------------------------------------------------------------
 
 
-def print_summary(batch: Batch, console) -> None:
+def _print_learners(batch: Batch, console, course: Course) -> None:
+    """One row per learner of this batch: outcome, score (manual grades and late penalty included), time, lateness."""
     from rich.table import Table
+
+    from grader.gradebook.reader import standings
+    from grader.report.rows import duration
+
+    try:
+        grades = standings(course.db_url, batch.assignment, {o.learner for o in batch.outcomes})
+    except Exception as error:  # noqa: BLE001 - the summary is a courtesy: the grades are recorded
+        console.print(f"[yellow]could not read the scores back from the gradebook: {escape(str(error))}[/]")
+        return
+    table = Table(title=f"{batch.assignment}: each learner", title_justify="left")
+    for column, justify in (("student", "left"), ("outcome", "left"), ("score", "right"), ("submitted (UTC)", "left"), ("late", "left")):
+        table.add_column(column, justify=justify)
+    for outcome in sorted(batch.outcomes, key=lambda o: o.learner):
+        standing = grades.get(outcome.learner)
+        score = f"{standing.score:g}/{standing.max_score:g}" if standing else ""
+        when = f"{standing.submitted_at:%Y-%m-%d %H:%M}" if standing and standing.submitted_at else ""
+        late = ""
+        if standing and standing.seconds_late > 0:
+            late = f"{duration(standing.seconds_late)}, penalty {standing.late_penalty:g}"
+        table.add_row(escape(outcome.learner), escape(outcome.status), score, when, late)
+    console.print(table)
+
+
+def print_summary(batch: Batch, console, course: Course | None = None) -> None:
+    """The outcome counts, each learner's score as the gradebook now holds it, and what to do about failures."""
+    from rich.table import Table
+
+    if course is not None and batch.outcomes:
+        _print_learners(batch, console, course)
 
     table = Table(title=f"autograde {batch.assignment}", title_justify="left")
     table.add_column("outcome")

@@ -112,6 +112,34 @@ class GradebookRows:
         return not self.learners and not self.attempts
 
 
+def reachable(db_url: str) -> None:
+    """Raise GradebookProblem, with what to do, when the gradebook's driver is missing or its server does not answer.
+
+    Called before a command writes or reads the class gradebook, so that a PostgreSQL server
+    that is down, or a missing driver, is one clear line and not a traceback halfway through a batch.
+    """
+    try:
+        url = make_url(db_url)
+    except ArgumentError as error:
+        raise GradebookProblem(f"the gradebook URL {db_url!r} is not a database URL: {error}") from None
+    shown = printable(db_url)
+    if url.get_backend_name() == "sqlite":
+        return
+    try:
+        engine = create_engine(url)
+    except (NoSuchModuleError, ImportError) as error:
+        extra = " (pip install 'llm-course-grader[postgresql]')" if url.get_backend_name() == "postgresql" else ""
+        raise GradebookProblem(f"cannot open the gradebook {shown}: its database driver is not installed{extra}: {error}") from None
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as error:
+        detail = str(getattr(error, "orig", error)).strip().splitlines()[0] if str(getattr(error, "orig", error)).strip() else type(error).__name__
+        raise GradebookProblem(f"cannot reach the gradebook {shown}: {detail} (is the database server running, and the URL in nbgrader_config.py right?)") from None
+    finally:
+        engine.dispose()
+
+
 def printable(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -215,6 +243,18 @@ def _read_nbgrader(connection, rows: GradebookRows, learner: str | None) -> None
     if learner is not None:
         scores = scores.where(submitted_assignment.c.student_id == learner)
     rows.scores = {(who, name): float(score) for who, name, score, count in connection.execute(scores) if count}
+    # less nbgrader's late penalty, as its export and every other view count it
+    penalties = (
+        select(submitted_assignment.c.student_id, assignment.c.name, func.sum(func.coalesce(submitted_notebook.c.late_submission_penalty, 0.0)))
+        .select_from(submitted_notebook.join(submitted_assignment, submitted_assignment.c.id == submitted_notebook.c.assignment_id)
+                     .join(assignment, assignment.c.id == submitted_assignment.c.assignment_id))
+        .group_by(submitted_assignment.c.student_id, assignment.c.name)
+    )
+    if learner is not None:
+        penalties = penalties.where(submitted_assignment.c.student_id == learner)
+    for who, name, penalty in connection.execute(penalties):
+        if (who, name) in rows.scores and penalty:
+            rows.scores[who, name] = max(rows.scores[who, name] - float(penalty), 0.0)
 
 
 def _submission_join():
@@ -319,31 +359,38 @@ def _read_nbgrader_only_attempts(connection, rows: GradebookRows, learner: str |
 
 
 def latest_attempts(db_url: str, assignment: str, learners=()) -> list[Attempt]:
-    """The latest attempt of each learner (or of `learners`) at `assignment`, with its test rows, sorted by learner."""
+    """The attempt each learner's class grade stands on (or of `learners`), with its test rows, sorted by learner.
+
+    That is the latest attempt `grader autograde` recorded, where there is one: a learner's own
+    `grader check` after the class was graded adds an attempt for progress, never a new
+    feedback page. Where the class never graded the learner, their latest attempt.
+    """
     engine = create_engine(db_url)
     try:
         if test_results.name not in inspect(engine).get_table_names():
             return []
         t = test_results
-        latest = (
-            select(t.c.learner, func.max(t.c.attempt).label("attempt"))
-            .where(t.c.assignment == assignment)
-            .group_by(t.c.learner)
-            .subquery()
-        )
-        query = (
-            select(t)
-            .join(latest, (t.c.learner == latest.c.learner) & (t.c.attempt == latest.c.attempt))
-            .where(t.c.assignment == assignment)
-            .order_by(t.c.learner, t.c.id)
-        )
+        has_origin = "origin" in {c["name"] for c in inspect(engine).get_columns(t.name)}
         rows: dict[str, list[dict]] = {}
         with engine.connect() as connection:
-            for row in connection.execute(query):
-                row = row._asdict()
-                row.setdefault("misconception", "")
-                if not learners or row["learner"] in learners:
-                    rows.setdefault(row["learner"], []).append(row)
+            for class_only in ((True, False) if has_origin else (False,)):
+                latest = select(t.c.learner, func.max(t.c.attempt).label("attempt")).where(t.c.assignment == assignment)
+                if class_only:
+                    latest = latest.where(t.c.origin == "class")
+                latest = latest.group_by(t.c.learner).subquery()
+                query = (
+                    select(t)
+                    .join(latest, (t.c.learner == latest.c.learner) & (t.c.attempt == latest.c.attempt))
+                    .where(t.c.assignment == assignment)
+                    .order_by(t.c.learner, t.c.id)
+                )
+                found: dict[str, list[dict]] = {}
+                for row in connection.execute(query):
+                    row = row._asdict()
+                    row.setdefault("misconception", "")
+                    if row["learner"] not in rows and (not learners or row["learner"] in learners):
+                        found.setdefault(row["learner"], []).append(row)
+                rows.update(found)
     finally:
         engine.dispose()
     return [Attempt.of_tests(who, assignment, rows[who][0]["attempt"], rows[who]) for who in sorted(rows)]
@@ -368,10 +415,12 @@ def autograde_states(db_url: str, assignment: str | None = None) -> dict[tuple[s
 
 
 def class_scores(course, assignments=()) -> list[dict]:
-    """One row per student and assignment in the gradebook, scores as nbgrader computes them.
+    """One row per student and assignment in the gradebook: the Standing of each, as every view scores it.
 
-    Keys: student, assignment, score, max_score, status ("graded", "no submission", or
-    "<state>: <reason>" for a submission that could not be graded).
+    Keys: student, lms_user_id, assignment, score (after the late penalty), raw_score,
+    late_penalty, max_score, submitted_at, duedate, seconds_late, status ("graded", "no
+    submission", or "<state>: <reason>" for a submission that could not be graded), and
+    `standing` (the Standing, None without a submission).
     """
     import warnings
 
@@ -380,25 +429,114 @@ def class_scores(course, assignments=()) -> list[dict]:
     from grader.gradebook.schema import nbgrader_api
 
     Gradebook, MissingEntry = nbgrader_api()
-
     state = autograde_states(course.db_url)
-    rows = []
     with warnings.catch_warnings(), Gradebook(course.db_url, course_id=course.course_id) as gradebook:
         warnings.simplefilter("ignore", SAWarning)
-        students = sorted(s.id for s in gradebook.students)
+        roster = {s.id: s.lms_user_id or "" for s in gradebook.students}
         names = list(assignments) or sorted(a.name for a in gradebook.assignments)
+        found = {}
         for name in names:
             try:
-                found = gradebook.find_assignment(name)
+                found[name] = (gradebook.find_assignment(name).max_score, gradebook.find_assignment(name).duedate)
             except MissingEntry:
                 raise LookupError(f"no assignment '{name}' in the gradebook {printable(course.db_url)} (grade it first: grader autograde {name})") from None
-            submitted = {d["student"]: d for d in gradebook.submission_dicts(name)}
-            for who in students:
-                if who not in submitted:
-                    rows.append(dict(student=who, assignment=name, score=0.0, max_score=found.max_score, status="no submission"))
-                    continue
-                known = state.get((who, name))
-                status = "graded" if known is None or known["status"] == "graded" else f"{known['status']}: {known['reason']}"
-                data = submitted[who]
-                rows.append(dict(student=who, assignment=name, score=data["score"], max_score=data["max_score"], status=status))
+    rows = []
+    for name in names:
+        max_score, duedate = found[name]
+        grades = standings(course.db_url, name)
+        for who in sorted(roster):
+            standing = grades.get(who)
+            row = dict(student=who, lms_user_id=roster[who], assignment=name, standing=standing)
+            if standing is None:
+                rows.append({**row, "score": 0.0, "raw_score": 0.0, "late_penalty": 0.0, "max_score": float(max_score or 0), "submitted_at": None,
+                             "duedate": duedate, "seconds_late": 0.0, "status": "no submission"})
+                continue
+            known = state.get((who, name))
+            status = "graded" if known is None or known["status"] == "graded" else f"{known['status']}: {known['reason']}"
+            rows.append({**row, "score": standing.score, "raw_score": standing.raw, "late_penalty": standing.late_penalty,
+                         "max_score": standing.max_score, "submitted_at": standing.submitted_at, "duedate": standing.duedate,
+                         "seconds_late": standing.seconds_late, "status": status})
     return rows
+
+
+# --- the one score of a submission, as nbgrader holds it -----------------------------------
+
+
+@dataclass(frozen=True)
+class CellGrade:
+    """One graded cell of one submission: nbgrader's automatic and manual scores, and the comment."""
+
+    auto: float | None
+    manual: float | None  # an instructor's grade in formgrader: it wins over the automatic one
+    extra_credit: float
+    max_score: float
+    comment: str = ""  # the instructor's comment on the cell (formgrader)
+
+    @property
+    def score(self) -> float:
+        return (self.manual if self.manual is not None else self.auto or 0.0) + self.extra_credit
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A submission's grade as every view shows it: nbgrader's score of it, less its late penalty.
+
+    `max_score` counts every test, GPU tests included (where they were not run they score 0,
+    and the views say so); the same number is in `grader check`, progress, feedback, both
+    exports and formgrader.
+    """
+
+    learner: str
+    assignment: str
+    raw: float  # nbgrader's score: per cell the manual grade if any, else the automatic one, plus extra credit
+    max_score: float
+    late_penalty: float
+    submitted_at: dt.datetime | None
+    duedate: dt.datetime | None
+    seconds_late: float
+    cells: dict = field(default_factory=dict)  # grade_id -> CellGrade
+    comments: dict = field(default_factory=dict)  # solution cell grade_id -> the instructor's comment
+
+    @property
+    def score(self) -> float:
+        return max(self.raw - self.late_penalty, 0.0)
+
+    @property
+    def manual(self) -> bool:
+        return any(c.manual is not None or c.extra_credit for c in self.cells.values())
+
+
+def standings(db_url: str, assignment: str, learners=()) -> dict[str, Standing]:
+    """learner -> the Standing of their submission of `assignment` (all learners, or `learners`)."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    from grader.gradebook.schema import nbgrader_api
+
+    Gradebook, MissingEntry = nbgrader_api()
+    found = {}
+    with warnings.catch_warnings(), Gradebook(db_url) as gradebook:
+        warnings.simplefilter("ignore", SAWarning)
+        try:
+            submissions = gradebook.find_assignment(assignment).submissions
+        except MissingEntry:
+            return {}
+        for submission in submissions:
+            who = submission.student.id
+            if learners and who not in learners:
+                continue
+            cells, comments = {}, {}
+            for notebook_ in submission.notebooks:
+                for g in notebook_.grades:
+                    cells[g.name] = CellGrade(g.auto_score, g.manual_score, g.extra_credit or 0.0, g.max_score or 0.0)
+                for c in notebook_.comments:
+                    if c.manual_comment:
+                        comments[c.name] = c.manual_comment
+            cells = {name: CellGrade(c.auto, c.manual, c.extra_credit, c.max_score, comments.pop(name, "")) for name, c in cells.items()}
+            found[who] = Standing(
+                who, assignment, float(submission.score or 0.0), float(submission.max_score or 0.0),
+                float(submission.late_submission_penalty or 0.0), submission.timestamp, submission.duedate,
+                float(submission.total_seconds_late or 0.0), cells, comments,
+            )
+    return found

@@ -41,6 +41,7 @@ test_results = Table(
     Column("category", String(64), nullable=False),
     Column("message", Text, nullable=False),
     Column("misconception", String(128), nullable=False, default=""),  # known-wrong id, or ""
+    Column("origin", String(16), nullable=False, default=""),  # "class" (grader autograde), "check" (the learner's own), "" (older)
     Index("ix_grader_test_results_attempts", "learner", "assignment", "attempt"),
 )
 
@@ -104,7 +105,7 @@ grade_cells = Table("grade_cells", nbgrader, Column("id", String), Column("max_s
 submitted_assignment = Table(
     "submitted_assignment", nbgrader, Column("id", String), Column("assignment_id", String), Column("student_id", String), Column("timestamp", DateTime)
 )
-submitted_notebook = Table("submitted_notebook", nbgrader, Column("id", String), Column("assignment_id", String))
+submitted_notebook = Table("submitted_notebook", nbgrader, Column("id", String), Column("assignment_id", String), Column("late_submission_penalty", Float))
 grade = Table(
     "grade", nbgrader, Column("id", String), Column("notebook_id", String), Column("cell_id", String),
     Column("auto_score", Float), Column("manual_score", Float), Column("extra_credit", Float), Column("needs_manual_grade", Boolean),

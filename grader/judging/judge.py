@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import os
 import linecache
+import re
 import sys
 import time
 import traceback
@@ -31,7 +32,7 @@ from grader.judging.diagnosis import Call, Diagnoser
 from grader.judging.expect import Failure
 from grader.judging.reach import source_graph, test_reach
 from grader.judging.results import CheckReport, TestResult
-from grader.notebook.answer import Cell, learner_cells, reference_cells, setup_cells
+from grader.notebook.answer import Cell, SyntaxProblem, learner_cells, reference_cells, setup_cells, syntax_problems
 from grader.notebook.cells import HIDDEN_BEGIN, TestCell, hidden_start_line, imports_of, test_cells
 from grader.notebook.reading import NotGradable, read_notebook
 from grader.sandbox.deadline import Deadline
@@ -127,7 +128,8 @@ def warm_zygote(course: Course, assignment: str) -> Zygote:
 
 
 # Failures a known mistake cannot explain: nothing usable came back from the learner.
-UNDIAGNOSABLE = {"not implemented", "timeout", "crashed", "memory", "not defined", "not plain data", "exception", "time budget"}
+UNDIAGNOSABLE = {"not implemented", "timeout", "crashed", "memory", "not defined", "not plain data", "exception", "time budget",
+                 "syntax error"}
 
 
 class Judge:
@@ -145,6 +147,7 @@ class Judge:
         self.timed_out: dict[str, str] = {}  # learner function -> the words of the test it timed out in
         self._hidden_part, self._hidden_from_line = "", None  # of the test being run
         self._diagnoser: Diagnoser | None = None
+        self._syntax_problems: list[SyntaxProblem] | None = None  # found when a test first misses a name
 
     def call_learner(self, name, args, kwargs):
         result = self.process.call(name, args, kwargs, self.deadline)
@@ -227,6 +230,9 @@ class Judge:
             hidden = self._raised_in_hidden_part(failure, filename)
             return _result(test, "failed", failure.category, failure.coarse if hidden else failure.message)
         except LearnerError as error:
+            broken = self._syntax_error_behind(error)
+            if broken is not None:
+                return _result(test, "failed", "syntax error", broken.advice(), [broken.where()])
             message = self._explain(error, hidden=self._raised_in_hidden_part(error, filename))
             return _result(test, "failed", error.category, message, error.traceback_lines)
         except LearnerTimeout as error:
@@ -254,6 +260,18 @@ class Judge:
             return False
         lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
         return bool(lines) and lines[-1] >= self._hidden_from_line
+
+    def _syntax_error_behind(self, error: LearnerError) -> SyntaxProblem | None:
+        """The learner's cell that did not parse, when `error` is a NameError for a name that cell should define.
+
+        Told as the syntax error it is, on the line where it is, instead of a NameError in every test of that cell.
+        """
+        if "NameError" not in error.type_names or not any("SyntaxError" in p.get("types", []) for p in self.process.load_problems.values()):
+            return None
+        if self._syntax_problems is None:
+            self._syntax_problems = syntax_problems(self.source, self.process.cells)
+        missing = set(re.findall(r"'([A-Za-z_][A-Za-z0-9_]*)'", error.message))
+        return next((p for p in self._syntax_problems if p.names & missing), None)
 
     def _explain(self, error: LearnerError, hidden: bool = False) -> str:
         if error.category == "not implemented":

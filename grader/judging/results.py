@@ -42,13 +42,17 @@ class CheckReport:
     def _sum(self, attribute: str, **where) -> float:
         return sum(getattr(r, attribute) for r in self.results if r.status != "not run" and all(getattr(r, k) == v for k, v in where.items()))
 
+    def _maximum(self, hidden: bool) -> float:
+        return sum(r.max_points for r in self.results if r.hidden == hidden)
+
     @property
     def points(self) -> float:
         return self._sum("points")
 
     @property
     def max_points(self) -> float:
-        return self._sum("max_points")
+        """Every test's points, GPU tests not run here included: the maximum is the same in every view."""
+        return sum(r.max_points for r in self.results)
 
     @property
     def not_run(self) -> list[TestResult]:
@@ -56,19 +60,21 @@ class CheckReport:
 
     @property
     def complete(self) -> bool:
-        return self.not_gradable is None and self.points == self.max_points
+        """Every test that could run here passed (GPU tests without CUDA are told apart, not failed)."""
+        return self.not_gradable is None and self.points == self._sum("max_points")
 
     def summary(self) -> str:
         if self.not_gradable:
             return f"not gradable: {self.not_gradable}"
         line = (
             f"{_n(self.points)}/{_n(self.max_points)} points: "
-            f"visible {_n(self._sum('points', hidden=False))}/{_n(self._sum('max_points', hidden=False))}, "
-            f"hidden {_n(self._sum('points', hidden=True))}/{_n(self._sum('max_points', hidden=True))}"
+            f"visible {_n(self._sum('points', hidden=False))}/{_n(self._maximum(hidden=False))}, "
+            f"hidden {_n(self._sum('points', hidden=True))}/{_n(self._maximum(hidden=True))}"
         )
         if self.not_run:
             count = len(self.not_run)
-            line += f", {count} GPU test{'s' if count != 1 else ''} not run (no CUDA)"
+            line += (f"; {_n(sum(r.max_points for r in self.not_run))} of them in {count} GPU test{'s' if count != 1 else ''}"
+                     f" not run here (no CUDA)")
         return line
 
     @classmethod

@@ -16,6 +16,9 @@ Two modes, same test cell source (../shared/GRADER.md):
   `use_judge`; learner calls then run in the sandboxed learner process and only plain data
   comes back.
 
+In a kernel a test cell whose expectations all hold prints "✓ passed: <what it checks>"; a
+failing one shows its Failure as before.
+
 Either way arguments and results pass through the plain-data codec, so a learner sees in
 JupyterLab exactly what the judge will see.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -187,3 +191,34 @@ def _execute_cells(cells) -> dict:
     for cell in cells:
         exec(compile(cell.code, f"<reference {cell.name}>", "exec", dont_inherit=True), namespace)
     return namespace
+
+
+_EXPECTS = re.compile(r"\bexpect\.[a-z_]+\(")
+
+
+def announce_passing_tests() -> None:
+    """In an IPython kernel, have every test cell that ran without a failure say so in one line.
+
+    A passing test cell would otherwise show nothing, and a learner cannot tell that it ran.
+    Registered once per kernel, on the first import; the line goes to stdout (nbgrader counts
+    stderr output against a cell, never stdout).
+    """
+    ipython = sys.modules.get("IPython")  # loaded in every kernel; never imported here for a judge
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None or getattr(shell, "_grader_announces_passes", False):
+        return
+    shell._grader_announces_passes = True
+    shell.events.register("post_run_cell", _say_if_passed)
+
+
+def _say_if_passed(result) -> None:
+    """post_run_cell: "✓ passed: <the cell's docstring>" for a cell that checked expectations and raised nothing."""
+    code = getattr(getattr(result, "info", None), "raw_cell", "") or ""
+    if _judge is not None or not result.success or not _EXPECTS.search(code):
+        return
+    from grader.notebook.cells import property_words
+
+    print(f"✓ passed: {property_words(code, 'every expectation of this cell holds')}")
+
+
+announce_passing_tests()

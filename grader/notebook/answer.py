@@ -139,3 +139,54 @@ def _is_definition(node) -> bool:
         except ValueError:
             return False
     return False
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """A learner's solution cell that does not parse: nothing in it is defined when the answer is run."""
+
+    cell: str  # its grade_id
+    line: int  # 1-based, within the cell
+    message: str  # Python's words, e.g. "'(' was never closed"
+    text: str  # that line as the learner wrote it
+    names: frozenset[str]  # what the course's own version of the cell defines: what the tests will miss
+
+    def advice(self) -> str:
+        return (f"the cell '{self.cell}' has a syntax error on line {self.line}: {self.message}; nothing in that cell is "
+                "defined until it is fixed. Run the cell to see Python point at the line, fix it, save and check again")
+
+    def where(self) -> str:
+        return f"cell '{self.cell}', line {self.line}: {self.text}"
+
+
+def syntax_problems(source_path: Path, answer: list[Cell]) -> list[SyntaxProblem]:
+    """The learner's cells of `answer` that do not compile (compiled only: nothing of theirs runs here)."""
+    defines = {cell.name: _top_level_names(cell.code) for cell in reference_cells(source_path)}
+    problems = []
+    for cell in answer:
+        if cell.trusted:
+            continue
+        try:
+            compile(cell.code, f"<cell {cell.name}>", "exec", dont_inherit=True)
+        except SyntaxError as error:
+            problems.append(SyntaxProblem(cell.name, error.lineno or 1, error.msg, (error.text or "").strip()[:200],
+                                          frozenset(defines.get(cell.name, ()))))
+        except (ValueError, RecursionError, MemoryError):  # null bytes, nesting: reported by the learner process
+            continue
+    return problems
+
+
+def _top_level_names(code: str) -> set[str]:
+    """The functions, classes and variables a cell that parses defines at its top level."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names

@@ -117,3 +117,15 @@ def _is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")  # what nbgrader submit writes beside the notebook
+
+
+def copy_submission_files(folder: Path, target: Path) -> None:
+    """timestamp.txt and submission_secret.txt, onward as nbgrader carries them (release_feedback needs the secret)."""
+    for name in SUBMISSION_FILES:
+        try:
+            (target / name).write_bytes(read_regular_file(folder / name, limit=4096))
+        except NotGradable:  # none, or not a plain file (a link to another learner's): nbgrader then goes without
+            (target / name).unlink(missing_ok=True)

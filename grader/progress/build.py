@@ -130,7 +130,7 @@ def _unattempted(assignment: Assignment, gradebook_max: float | None, course) ->
         from_source = _source_points(course, assignment.id)
         if from_source is not None:
             total = total if total is not None else from_source[0]
-            gpu = from_source[1]  # a CPU machine will not run them: not part of what it can earn
+            gpu = from_source[1]  # a CPU machine will not run them (they stay inside the maximum)
     return AssignmentProgress(assignment.id, assignment.phase, assignment.title, status, total, gpu, None, None, None, 0, None)
 
 

@@ -54,7 +54,7 @@ class AssignmentProgress:
     title: str
     status: str  # one of STATUSES
     max_points: float | None  # every test, GPU ones included (nbgrader's max score); None: unknown
-    gpu_points: float  # points of GPU tests not run where it was judged: kept out of the CPU score
+    gpu_points: float  # points of GPU tests not run where it was judged (inside max_points, as in every view)
     score: float | None  # the gradebook's score: the latest attempt, or an instructor's grades
     best: float | None  # the most points of any attempt
     latest: float | None  # the points of the latest attempt
@@ -64,10 +64,6 @@ class AssignmentProgress:
     not_run: tuple[str, ...] = ()  # words of GPU tests the latest attempt could not run
     not_gradable: str | None = None  # why the latest attempt's notebook could not be graded
 
-    @property
-    def cpu_points(self) -> float | None:
-        """The points a CPU-only machine can judge."""
-        return None if self.max_points is None else max(self.max_points - self.gpu_points, 0.0)
 
 
 @dataclass(frozen=True)
@@ -78,12 +74,12 @@ class PhaseProgress:
 
     @cached_property
     def earned(self) -> float:
-        return sum(a.score or 0.0 for a in self.assignments if a.cpu_points is not None)
+        return sum(a.score or 0.0 for a in self.assignments if a.max_points is not None)
 
     @cached_property
     def available(self) -> float:
-        """CPU points of the phase's assignments whose points are known (written or recorded)."""
-        return sum(a.cpu_points for a in self.assignments if a.cpu_points is not None)
+        """Points of the phase's assignments whose points are known (written or recorded), GPU tests included."""
+        return sum(a.max_points for a in self.assignments if a.max_points is not None)
 
     @cached_property
     def share(self) -> float:

@@ -38,6 +38,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; } td:first-child
 .status { padding: 0 .4rem; border-radius: .3rem; border: 1px solid #d1d5db; white-space: nowrap; }
 table.matrix td { text-align: center; padding: .1rem .25rem; border: 1px solid #e5e7eb; }
 table.matrix th { font-weight: normal; font-size: 12px; }
+table.matrix .pts { display: block; font-size: 11px; font-variant-numeric: tabular-nums; }
 .failing { margin: 0; padding-left: 1rem; } .dim { color: #6b7280; } .scroll { overflow-x: auto; }
 """
 
@@ -226,7 +227,8 @@ def _matrix(progress: ClassProgress, assignments) -> str:
             if a.id not in ids:
                 continue
             tip = f"{a.id}: {a.status}" + (f", {points(a.score)}/{points(a.max_points)}, {a.attempts} attempt(s)" if a.attempts else "")
-            cells.append(f"<td class='s-{a.status.replace(' ', '-')}' title='{escape(tip)}'>{STATUS_GLYPH[a.status]}</td>")
+            score = f"<span class='pts'>{points(a.score)}/{points(a.max_points)}</span>" if a.score is not None else ""
+            cells.append(f"<td class='s-{a.status.replace(' ', '-')}' title='{escape(tip)}'>{STATUS_GLYPH[a.status]}{score}</td>")
         shares = "".join(f"<td class='num'>{p.share:.0%}</td>" for p in learner.phases)
         rows.append(f"<tr><th>{escape(learner.learner)}</th>{''.join(cells)}{shares}</tr>")
     return (

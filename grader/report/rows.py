@@ -69,3 +69,12 @@ def row(result) -> Row:
         mistake="" if passed else (get("misconception", "") or ""),
         traceback=tuple((get("traceback", ()) or ())[-TRACEBACK_LINES:]) if told else (),
     )
+
+
+def duration(seconds: float) -> str:
+    """'2 days, 3 hours' for lateness; seconds only below a minute."""
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")) if n]
+    return ", ".join(parts) or f"{int(seconds)} seconds"
