@@ -389,11 +389,19 @@ def check_nbgrader(runs: Runs):
             " join submitted_assignment on submitted_notebook.assignment_id = submitted_assignment.id"
             " join student on submitted_assignment.student_id = student.id group by student.id"
         ).fetchall())
+        short = [name for (name,) in db.execute(
+            "select base_cell.name from grade join grade_cells on grade.cell_id = grade_cells.id"
+            " join base_cell on base_cell.id = grade_cells.id"
+            " join submitted_notebook on grade.notebook_id = submitted_notebook.id"
+            " join submitted_assignment on submitted_notebook.assignment_id = submitted_assignment.id"
+            " where submitted_assignment.student_id = 'reference' and coalesce(grade.auto_score, 0) < grade_cells.max_score"
+        )]
         db.close()
         executed = nbformat.read(str(course.autograded / "reference" / assignment / name), as_version=4)
     problems = _kernel_problems(executed)
     if abs(scores.get("reference", 0) - cpu_points) > 1e-9:
-        problems.append(f"the reference gets {scores.get('reference', 0):g} of {cpu_points:g} CPU points under nbgrader autograde")
+        problems.append(f"the reference gets {scores.get('reference', 0):g} of {cpu_points:g} CPU points under nbgrader autograde"
+                        f" (short in {', '.join(sorted(short)) or 'no cell'}; nbgrader also scores 0 a cell that writes to stderr)")
     if scores.get("stub", 0) != 0:
         problems.append(f"the stub gets {scores['stub']:g} points under nbgrader autograde")
     if problems:
