@@ -437,9 +437,10 @@ def class_scores(course, assignments=()) -> list[dict]:
         found = {}
         for name in names:
             try:
-                found[name] = (gradebook.find_assignment(name).max_score, gradebook.find_assignment(name).duedate)
+                entry = gradebook.find_assignment(name)
             except MissingEntry:
                 raise LookupError(f"no assignment '{name}' in the gradebook {printable(course.db_url)} (grade it first: grader autograde {name})") from None
+            found[name] = (entry.max_score, entry.duedate)
     rows = []
     for name in names:
         max_score, duedate = found[name]
