@@ -18,7 +18,10 @@ c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = f"sqlite:///{course_root / 'gradebook.db'}"
 # The text twins (<id>.py, jupytext percent format) are the authored form of each notebook, and
 # reference_times.json the reference's measured time per test: neither is copied into release/.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "reference_times.json", "audit.toml"]
+# Never handed out: the text twins (<id>.py), scripts that train from the reference solution, the
+# author's files. Other modules beside a notebook ship with it (course_model.py, from 19 on).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "[0-9][0-9]-*.py", "train_*.py",
+                            "reference_times.json", "audit.toml"]
 
 # The exchange lives inside the course, so the JupyterLab extension finds released assignments.
 c.Exchange.root = str(course_root / "exchange")

@@ -6,6 +6,8 @@ The course root is the folder holding nbgrader_config.py; settings come from tha
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,6 +35,28 @@ class SandboxLimits:
     judge_grace: float = 15.0  # seconds a judge told to stop has before its worker is killed
     learner_uid: int = 65534  # the unprivileged user a learner process runs as when the grader runs as root (nobody)
     learner_gid: int = 65534
+    loopback: bool = False  # a loopback interface inside the learner's own network namespace (torch.distributed's gloo needs one)
+
+
+# What one assignment may change for its own learner processes, in its source notebook's metadata
+# (`grader: sandbox:` in the text twin's header), e.g. 21-distributed's worker processes and loopback.
+ASSIGNMENT_SETTINGS = {"processes": int, "memory_mb": int, "shm_mb": int, "disk_mb": int, "loopback": bool}
+
+
+def assignment_settings(metadata: dict, where: str) -> dict:
+    """The sandbox settings of an assignment's notebook metadata `grader`, checked; ValueError names a wrong one."""
+    unknown = set(metadata) - {"sandbox"}
+    sandbox = metadata.get("sandbox") or {}
+    if unknown or not isinstance(sandbox, dict):
+        raise ValueError(f"{where}: notebook metadata `grader` may hold only `sandbox:` (a mapping), not {sorted(unknown) or sandbox!r}")
+    for name, value in sandbox.items():
+        kind = ASSIGNMENT_SETTINGS.get(name)
+        if kind is None:
+            raise ValueError(f"{where}: `grader: sandbox: {name}` is not a setting an assignment may change; "
+                             f"it may change {', '.join(ASSIGNMENT_SETTINGS)}")
+        if type(value) is not kind or (kind is int and value <= 0):
+            raise ValueError(f"{where}: `grader: sandbox: {name}` must be a {'positive integer' if kind is int else 'true or false'}, not {value!r}")
+    return dict(sandbox)
 
 
 @dataclass(frozen=True)
@@ -121,3 +145,12 @@ class Course:
         section = self.config.get("Sandbox", {})
         known = SandboxLimits.__dataclass_fields__
         return SandboxLimits(**{k: v for k, v in section.items() if k in known})
+
+    def limits_for(self, assignment: str) -> SandboxLimits:
+        """The course's limits with what `assignment`'s source notebook sets for itself (ASSIGNMENT_SETTINGS)."""
+        try:
+            metadata = json.loads(self.source_notebook(assignment).read_text(encoding="utf-8")).get("metadata", {})
+        except (LookupError, OSError, ValueError):
+            return self.limits  # no readable source notebook: grading reports that on its own
+        own = assignment_settings(metadata.get("grader") or {}, str(self.source_notebook(assignment)))
+        return dataclasses.replace(self.limits, **own) if own else self.limits

@@ -55,3 +55,30 @@ def test_reach_follows_setup_helpers_to_the_scenarios_they_run():
     exec("def order_in(edges):\n    return order_of.learner(edges)\n", setup)
     assert "topological_order" in test_reach("got = order_in([(0, 1)])", setup, {})
     assert "topological_order" not in test_reach("got = 1", setup, {})
+
+
+@pytest.mark.cpu
+def test_a_slow_failing_test_is_replayed_only_while_no_mistake_is_named():
+    """Replaying a training test costs its time once per known mistake: once a mistake is named, slow tests are not replayed."""
+    from grader.judging.diagnosis import Call, Misconception
+    from grader.judging.judge import COSTLY_REPLAY_SECONDS, Judge
+    from grader.judging.results import TestResult
+
+    class Diagnoser:
+        replays = 0
+
+        def diagnose(self, calls, tolerance):
+            Diagnoser.replays += 1
+            return Misconception("mask_off_by_one", "the mask is off by one")
+
+    judge = Judge.__new__(Judge)
+    judge.diagnosing, judge.calls, judge.named, judge._diagnoser = True, [Call("call", "f", (), {}, 1.0)], set(), Diagnoser()
+
+    def failed(seconds):
+        return TestResult(name="t", words="t", max_points=1, hidden=True, gpu=False, status="failed", category="wrong value",
+                          message="", seconds=seconds)
+
+    slow = COSTLY_REPLAY_SECONDS * 5
+    assert judge.diagnose(failed(slow)).misconception_id == "mask_off_by_one"  # nothing named yet: even a slow test is replayed
+    assert judge.diagnose(failed(0.01)).misconception_id == "mask_off_by_one"  # fast tests always are
+    assert judge.diagnose(failed(slow)).misconception_id == "" and Diagnoser.replays == 2

@@ -670,3 +670,87 @@ def test_the_self_test_flags_arithmetic_on_a_learner_value_before_its_shape_is_c
             'other = learner.g(x)\nexpect.close(other, expected, what="g(x)")\nprint(other * expected, other > 0.5)\n'
             '@scenario\ndef s(ns):\n    out = ns.f(1)\n    return out - out\n')
     assert arithmetic_before_shape(safe) == []
+
+
+GLOO_PROBE = '''
+def probe(port):
+    """All-reduce across two forked workers over gloo, then try the judge machine's own loopback server."""
+    import os, socket, tempfile
+    import torch, torch.distributed as dist, torch.multiprocessing as mp
+
+    def work(rank, path):
+        dist.init_process_group("gloo", init_method=f"file://{path}", rank=rank, world_size=2)
+        total = torch.tensor([rank + 1.0])
+        dist.all_reduce(total)
+        dist.destroy_process_group()
+        assert total.item() == 3.0
+
+    seen = {}
+    try:
+        mp.start_processes(work, args=(os.path.join(os.getcwd(), "rendezvous"),), nprocs=2, start_method="fork")
+        seen["all_reduce"] = "ok"
+    except Exception as error:
+        seen["all_reduce"] = repr(error)[-600:]
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).sendall(b"leak")
+        seen["host"] = "reached"
+    except OSError as error:
+        seen["host"] = type(error).__name__
+    return seen
+'''
+
+
+@pytest.mark.cpu
+def test_loopback_serves_gloo_inside_the_sandbox_and_reaches_nothing_outside():
+    """An assignment that asks for loopback gets its own 127.0.0.1: torch.distributed runs, the machine's stays out of reach."""
+    from grader.notebook.answer import Cell
+    from grader.sandbox.deadline import Deadline
+    from grader.sandbox.handle import LearnerProcess, start_zygote
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+    zygote = start_zygote(["torch"])
+    try:
+        seen = {}
+        for loopback in (True, False):
+            limits = SandboxLimits(time_per_test=60, time_to_load=60, memory_mb=4096, processes=128, loopback=loopback)
+            process = LearnerProcess(COURSE.root, [Cell("probe", GLOO_PROBE)], limits, COURSE.release / "01-linear-algebra", 1, zygote)
+            process.start()
+            try:
+                seen[loopback] = process.call("probe", [port], {}, Deadline(60))
+                seen[loopback, "on"] = process.protections.get("network", "")
+            finally:
+                process.stop()
+    finally:
+        zygote.close()
+        server.close()
+    if "namespace" not in seen[True, "on"]:
+        pytest.skip(f"no network namespace here ({seen[True, 'on']}): loopback is never offered without one")
+    assert seen[True]["all_reduce"] == "ok", (seen[True], seen[True, "on"])
+    assert "loopback only" in seen[True, "on"], seen[True, "on"]
+    assert seen[True]["host"] != "reached" and seen[False]["host"] != "reached", seen
+    assert seen[False]["all_reduce"] != "ok", "without loopback there should be no interface for gloo"
+
+
+@pytest.mark.cpu
+def test_an_assignment_sets_its_own_sandbox_limits_and_nothing_else(tmp_path):
+    """`grader: sandbox:` in a source notebook raises that assignment's limits; unknown or wrong settings are refused."""
+    from grader.course import Course, assignment_settings
+
+    assert assignment_settings({"sandbox": {"processes": 256, "loopback": True}}, "x") == {"processes": 256, "loopback": True}
+    for wrong in ({"sandbox": {"time_per_test": 999}}, {"sandbox": {"processes": -1}}, {"sandbox": {"loopback": "yes"}},
+                  {"judge": {}}, {"sandbox": [1]}):
+        with pytest.raises(ValueError, match="x: "):
+            assignment_settings(wrong, "x")
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\nc.Sandbox.processes = 48\n")
+    folder = tmp_path / "source" / "99-demo"
+    folder.mkdir(parents=True)
+    notebook = {"cells": [], "metadata": {"grader": {"sandbox": {"processes": 200, "loopback": True}}}, "nbformat": 4, "nbformat_minor": 4}
+    (folder / "99-demo.ipynb").write_text(json.dumps(notebook))
+    course = Course(tmp_path)
+    own = course.limits_for("99-demo")
+    assert (own.processes, own.loopback) == (200, True)
+    assert (course.limits.processes, course.limits.loopback) == (48, False)
+    assert course.limits_for("98-absent") == course.limits

@@ -18,7 +18,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from grader.course import Course
+from grader.course import Course, assignment_settings
 from grader.gradebook.reader import printable
 from grader.report.check_cell import check_cell
 
@@ -28,10 +28,14 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 def notebook_from_text(text_path: Path):
     """The nbgrader source notebook for a text twin, with jupytext's bookkeeping removed."""
     notebook = jupytext.read(text_path, fmt="py:percent")
+    settings = notebook.metadata.get("grader")  # the header's `jupyter: grader:` block, e.g. sandbox limits
     notebook.metadata = nbformat.from_dict({
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},
+        **({"grader": settings} if settings else {}),
     })
+    if settings:
+        assignment_settings(settings, str(text_path))  # refuse an unknown setting now, not when a class is graded
     for cell in notebook.cells:
         cell.metadata.pop("lines_to_next_cell", None)
         cell.metadata.pop("cell_marker", None)

@@ -69,7 +69,7 @@ def check(
 def judge_answer(course, assignment, answer: list[Cell], notebook: str, learner, limits, diagnose, zygote, only=None) -> CheckReport:
     """Judge the extracted `answer` (grader.notebook.answer cells) in a learner process forked from `zygote`."""
     started = time.monotonic()
-    limits = limits or course.limits
+    limits = limits or course.limits_for(assignment)
     source = course.source_notebook(assignment)
     tests = [t for t in test_cells(source) if only is None or only(t)]
     report = CheckReport(assignment=assignment, learner=learner, notebook=notebook)
@@ -127,6 +127,11 @@ def warm_zygote(course: Course, assignment: str) -> Zygote:
     return _warm[source][1]
 
 
+# A failing test whose learner calls took longer than this (a training run) is diagnosed only when no
+# earlier test of the submission named a mistake: its replay costs that time again for the reference
+# and for every known mistake that could explain it (30 s of a class's grading time per submission).
+COSTLY_REPLAY_SECONDS = 1.0
+
 # Failures a known mistake cannot explain: nothing usable came back from the learner.
 UNDIAGNOSABLE = {"not implemented", "timeout", "crashed", "memory", "not defined", "not plain data", "exception", "time budget",
                  "syntax error"}
@@ -147,6 +152,7 @@ class Judge:
         self.timed_out: dict[str, str] = {}  # learner function -> the words of the test it timed out in
         self._hidden_part, self._hidden_from_line = "", None  # of the test being run
         self._diagnoser: Diagnoser | None = None
+        self.named: set[str] = set()  # the mistakes named so far in this submission
         self._syntax_problems: list[SyntaxProblem] | None = None  # found when a test first misses a name
 
     def call_learner(self, name, args, kwargs):
@@ -167,6 +173,8 @@ class Judge:
         """Name the classic mistake behind a failure, when the learner's outputs match exactly one."""
         if not self.diagnosing or result.status != "failed" or result.category in UNDIAGNOSABLE or not self.calls:
             return result
+        if self.named and result.seconds > COSTLY_REPLAY_SECONDS:
+            return result  # a slow test (training) replayed once per known mistake: the mistake is named already
         try:  # best effort: a diagnosis that fails leaves the failure as it is
             if self._diagnoser is None:
                 self._diagnoser = Diagnoser(self.known_wrong, self.reference_namespace())
@@ -175,6 +183,7 @@ class Judge:
             return result
         if found is not None:
             result.misconception, result.misconception_id = found.text, found.id
+            self.named.add(found.id)
         return result
 
     def reference_namespace(self) -> dict:

@@ -46,6 +46,8 @@ def confine(plan_: Plan) -> dict:
     namespaces = _leave_shared_namespaces()
     if "net" in namespaces:
         on["network"] = namespaces["net"]
+        if plan_.loopback:
+            on["network"] = _loopback_up(namespaces["net"])
     if "ipc" in namespaces:
         on["shared memory"] = "a private IPC namespace (no System V segments or queues of others)"
     uid, gid = (plan_.learner_uid, plan_.learner_gid) if os.geteuid() == 0 else (os.getuid(), os.getgid())
@@ -58,7 +60,8 @@ def confine(plan_: Plan) -> dict:
         on["temporary files"] = "shared with the machine (no mount namespace here)"
     os.chdir(plan_.workdir)  # the private working folder, where there is one
     try:
-        abi = landlock.restrict(plan_.read, plan_.write)
+        # TCP only where the learner has a loopback of its own: its network namespace is then the wall
+        abi = landlock.restrict(plan_.read, plan_.write, tcp="loopback only" in on.get("network", ""))
     except OSError as error:
         abi = 0
         on["files"] = f"unprotected ({error})"
@@ -108,6 +111,22 @@ def _leave_shared_namespaces() -> dict[str, str]:
     except OSError:
         pass
     return {"net": "user + network namespace (no interfaces)", "mnt": "private", "ipc": "private"}
+
+
+def _loopback_up(namespace: str) -> str:
+    """Bring up `lo` in the learner's fresh network namespace: its own 127.0.0.1, joined to no other network."""
+    import fcntl
+    import socket
+    import struct
+
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, struct.pack("16sH14x", b"lo", 0)))[1]
+            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    except OSError as error:
+        return f"{namespace}; loopback requested but not brought up ({error})"
+    return namespace.replace("(no interfaces)", "(loopback only)")
 
 
 def _become(uid: int, gid: int) -> str:

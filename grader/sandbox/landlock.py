@@ -53,12 +53,13 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def restrict(read: list[str], write: list[str]) -> int:
+def restrict(read: list[str], write: list[str], tcp: bool = False) -> int:
+    """Confine the calling process to `read` and `write` (and no TCP unless `tcp`); the Landlock ABI applied, 0 if none."""
     abi = abi_version()
     if abi < 1:
         return 0
     handled = _fs_rights(abi)
-    attr = _RulesetAttr(handled, NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0, SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0)
+    attr = _RulesetAttr(handled, NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 and not tcp else 0, SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0)
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     ruleset = _libc.syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if ruleset < 0:

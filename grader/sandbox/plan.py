@@ -60,6 +60,7 @@ class Plan:
     learner_uid: int = 65534
     learner_gid: int = 65534
     gpu: bool = False
+    loopback: bool = False  # bring up `lo` inside the learner's own network namespace (reaches nothing outside it)
     cgroup: str | None = None  # the pids cgroup (cgroup v2: the one cgroup)
     extra_cgroups: list[str] = field(default_factory=list)  # cgroup v1: the cpu cgroup
     protections: dict = field(default_factory=dict)
@@ -107,6 +108,7 @@ def plan(course_root: Path, limits: SandboxLimits, files_from: Path | None, test
         learner_uid=limits.learner_uid,
         learner_gid=limits.learner_gid,
         gpu=gpu,
+        loopback=limits.loopback,
         **_make_cgroups(limits.processes),
     )
 
