@@ -754,3 +754,22 @@ def test_an_assignment_sets_its_own_sandbox_limits_and_nothing_else(tmp_path):
     assert (own.processes, own.loopback) == (200, True)
     assert (course.limits.processes, course.limits.loopback) == (48, False)
     assert course.limits_for("98-absent") == course.limits
+
+
+@pytest.mark.cpu
+def test_a_module_shipped_beside_the_notebook_imports_in_the_learner_process(tmp_path):
+    """course_model.py beside a release notebook imports in the sandbox as in the learner's own kernel (a copy, not the course's)."""
+    from grader.notebook.answer import Cell
+    from grader.sandbox.deadline import Deadline
+    from grader.sandbox.handle import LearnerProcess, start_zygote
+
+    (tmp_path / "shipped_helper.py").write_text("ANSWER = 42\n")
+    code = "def probe():\n    import shipped_helper, os\n    return [shipped_helper.ANSWER, os.path.dirname(shipped_helper.__file__) == os.getcwd()]\n"
+    zygote = start_zygote(["numpy"])
+    process = LearnerProcess(COURSE.root, [Cell("probe", code)], FAST, tmp_path, 1, zygote)
+    process.start()
+    try:
+        assert process.call("probe", [], {}, Deadline(10)) == [42, True]
+    finally:
+        process.stop()
+        zygote.close()

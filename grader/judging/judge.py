@@ -91,14 +91,27 @@ def judge_answer(course, assignment, answer: list[Cell], notebook: str, learner,
 
 @contextlib.contextmanager
 def _working_directory(folder: Path):
-    """The judge reads what the course's own cells read (data files) from the assignment's folder."""
+    """The judge reads what the course's own cells read (data files, modules beside the notebook) from `folder`."""
     before = os.getcwd()
     if folder.is_dir():
         os.chdir(folder)
+    with _importable(folder):
+        try:
+            yield
+        finally:
+            os.chdir(before)
+
+
+@contextlib.contextmanager
+def _importable(folder: Path):
+    """Modules shipped beside a notebook (course_model.py) import as in the notebook's own kernel."""
+    entry = str(folder)
+    sys.path.insert(0, entry)
     try:
         yield
     finally:
-        os.chdir(before)
+        if entry in sys.path:
+            sys.path.remove(entry)
 
 
 def tests_reaching(course: Course, assignment: str, names: set[str]) -> set[str]:
@@ -321,11 +334,12 @@ def _trusted(source: Path, kind: str, cells_of) -> dict:
         sys.modules[module.__name__] = module
         namespace = module.__dict__
         namespace["__builtins__"] = lazy_builtins()
-        for cell in cells_of(source):
-            filename = f"<{kind} {cell.name}>"
-            # scenarios defined in setup cells are shipped by source: keep it findable
-            linecache.cache[filename] = (len(cell.code), None, cell.code.splitlines(True), filename)
-            exec(compile(cell.code, filename, "exec", dont_inherit=True), namespace)
+        with _importable(source.parent):
+            for cell in cells_of(source):
+                filename = f"<{kind} {cell.name}>"
+                # scenarios defined in setup cells are shipped by source: keep it findable
+                linecache.cache[filename] = (len(cell.code), None, cell.code.splitlines(True), filename)
+                exec(compile(cell.code, filename, "exec", dont_inherit=True), namespace)
         _trusted_namespaces[key] = namespace
     return _trusted_namespaces[key]
 

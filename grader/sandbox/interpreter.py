@@ -50,6 +50,7 @@ def serve(plan_json: str, fds: list[int]) -> None:
     for entry in list(sys.path):
         if entry and not any(entry == p or entry.startswith(p.rstrip("/") + "/") for p in plan.read):
             sys.path.remove(entry)
+    sys.path.insert(0, plan.workdir)  # modules shipped beside the notebook (course_model.py) import as in its kernel
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     threading.Thread(target=_answer_probes, args=(probe_in, probe_out, namespace), daemon=True).start()
     channel.send(replies, {"ready": protections})
