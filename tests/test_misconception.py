@@ -82,3 +82,33 @@ def test_a_slow_failing_test_is_replayed_only_while_no_mistake_is_named():
     assert judge.diagnose(failed(slow)).misconception_id == "mask_off_by_one"  # nothing named yet: even a slow test is replayed
     assert judge.diagnose(failed(0.01)).misconception_id == "mask_off_by_one"  # fast tests always are
     assert judge.diagnose(failed(slow)).misconception_id == "" and Diagnoser.replays == 2
+
+
+@pytest.mark.cpu
+def test_structured_results_of_a_scenario_are_compared_item_by_item():
+    """A scenario returning dicts of names and counts is matched to a mistake like arrays are: key by key, within tolerance."""
+    from grader.judging.diagnosis import _same
+
+    tolerance = (1e-7, 1e-5)
+    result = [{"count": 12, "trainable": ["h.0.w", "ln_f.w"], "loss": 0.5}]
+    assert _same(result, [{"count": 12, "trainable": ["h.0.w", "ln_f.w"], "loss": 0.5 + 1e-9}], tolerance)
+    assert not _same(result, [{"count": 12, "trainable": ["h.2.w", "ln_f.w"], "loss": 0.5}], tolerance)
+    assert not _same(result, [{"count": 13, "trainable": ["h.0.w", "ln_f.w"], "loss": 0.5}], tolerance)
+    assert not _same(result, [{"count": 12, "trainable": ["h.0.w", "ln_f.w"]}], tolerance)
+    assert not _same(result, result * 2, tolerance)
+
+
+@pytest.mark.cpu
+def test_a_zygote_preloads_what_a_module_shipped_beside_the_notebook_imports(tmp_path):
+    """course_model.py cannot be imported by the zygote, but the transformers classes it uses can: forks then start warm."""
+    from grader.sandbox.handle import preload_modules
+
+    folder = tmp_path / "99-demo"
+    folder.mkdir()
+    (folder / "shipped.py").write_text("import json\nfrom transformers import GPT2Config\nfrom other_shipped import x\n")
+    (folder / "other_shipped.py").write_text("x = 1\n")
+    cell = {"cell_type": "code", "metadata": {}, "source": "from shipped import GPT2Config\nimport numpy as np\n", "outputs": []}
+    (folder / "99-demo.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}))
+    names = preload_modules(folder / "99-demo.ipynb")
+    assert "json" in names and "transformers:GPT2Config" in names
+    assert not any(n.startswith(("shipped", "other_shipped")) for n in names)

@@ -670,6 +670,10 @@ def test_the_self_test_flags_arithmetic_on_a_learner_value_before_its_shape_is_c
             'other = learner.g(x)\nexpect.close(other, expected, what="g(x)")\nprint(other * expected, other > 0.5)\n'
             '@scenario\ndef s(ns):\n    out = ns.f(1)\n    return out - out\n')
     assert arithmetic_before_shape(safe) == []
+    looped = ('for seed in (0, 1):\n    got = scene.learner(seed)\n    early = got["a"] - got["b"]\n'
+              '    expect.shape(got["a"], (), what="a")\n    expect.shape(got["b"], (), what="b")\n    late = got["a"] - got["b"]\n'
+              'got = scene.learner(2)\nagain = got["a"] - got["b"]\n')
+    assert arithmetic_before_shape(looped) == [(3, "got['a']"), (3, "got['b']"), (8, "got['a']"), (8, "got['b']")]
 
 
 GLOO_PROBE = '''

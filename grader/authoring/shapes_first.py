@@ -5,8 +5,9 @@ In the judge, `got - expected` with a learner array of shape (10**5, 1) against 
 time. `expect.shape`, `expect.close` and `expect.equal` compare shapes first, so arithmetic on
 a value is safe once one of them has seen it.
 
-`arithmetic_before_shape(code)` reads a test cell's top level in order (the bodies of its
-functions, scenarios included, run elsewhere and are left out) and returns, for each learner
+`arithmetic_before_shape(code)` reads a test cell's statements in the order they run (inside
+loops and conditions too; the bodies of its functions, scenarios included, run elsewhere and are
+left out) and returns, for each learner
 value used in arithmetic, a comparison or a broadcasting function before any of those checks
 saw it, the line and the expression. A learner value is what `learner.<name>(...)` or
 `<scenario>.learner()` returns, the names it is unpacked into, and items of them (`got["w"]`).
@@ -72,9 +73,29 @@ def arithmetic_before_shape(code: str) -> list[tuple[int, str]]:
             if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
                 yield from walk(child)
 
-    for statement in tree.body:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
+    def header(statement):
+        """A compound statement's own expressions (a loop's iterable, a condition), its body left out."""
+        parts = {ast.For: ("target", "iter"), ast.AsyncFor: ("target", "iter"), ast.While: ("test",), ast.If: ("test",),
+                 ast.With: ("items",), ast.AsyncWith: ("items",)}.get(type(statement), ())
+        values = [getattr(statement, part) for part in parts]
+        return [v for value in values for v in (value if isinstance(value, list) else [value])]
+
+    def visit(statements):
+        """Statements in the order they run: the body of a loop, condition or with-block statement by statement."""
+        for statement in statements:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(statement, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)):
+                for expression in header(statement):
+                    one(expression)
+                for block in ("body", "orelse", "finalbody"):
+                    visit(getattr(statement, block, []))
+                for handler in getattr(statement, "handlers", []):
+                    visit(handler.body)
+            else:
+                one(statement)
+
+    def one(statement):
         for node in walk(statement):
             operands = []
             if isinstance(node, ast.BinOp):
@@ -99,9 +120,11 @@ def arithmetic_before_shape(code: str) -> list[tuple[int, str]]:
             for target in statement.targets:
                 for name in _names(target):
                     learner_values.add(name)
-                    checked.discard(name)
+                    checked.difference_update({c for c in checked if c == name or c.startswith(name + "[")})  # a new value: unchecked again
         elif isinstance(statement, ast.Assign):
             for target in statement.targets:
                 for name in _names(target):  # a name bound to something else is no longer a learner value
                     learner_values.discard(name)
+
+    visit(tree.body)
     return sorted(set(found))

@@ -12,6 +12,7 @@ nothing about the inputs or the expected values reaches the learner.
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import types
 from dataclasses import dataclass
@@ -92,6 +93,10 @@ class Diagnoser:
         """
         if not calls or not self.files:
             return None
+        with _threads_of_the_learner():
+            return self._diagnose(calls, tolerance)
+
+    def _diagnose(self, calls: list[Call], tolerance: tuple[float, float] | None) -> Misconception | None:
         strict = tolerance or (MATCH_ATOL, MATCH_RTOL)
         if all(_matches(call, self.reference, strict) for call in calls):
             return None  # the learner agrees with the reference here: the failure is elsewhere
@@ -116,6 +121,27 @@ class Diagnoser:
                 names |= set(_strings(call.args)) | set(_strings(call.kwargs))  # getattr(ns, name) by argument
                 names |= names_in_code(call.source)
         return closure(names, self.reference)
+
+
+@contextlib.contextmanager
+def _threads_of_the_learner():
+    """Replays with torch on one thread, as the learner process computed (OMP_NUM_THREADS=1 there).
+
+    A training run summed in another order drifts by more than float noise over many steps, and
+    the mistake it reproduces would then go unnamed.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @lru_cache(maxsize=256)
@@ -167,6 +193,10 @@ def _matches(call: Call, namespace: dict, tolerance: tuple[float, float]) -> boo
 
 
 def _same(a, b, tolerance: tuple[float, float]) -> bool:
+    if isinstance(b, dict):  # what a scenario returns: compared key by key
+        return isinstance(a, dict) and a.keys() == b.keys() and all(_same(a[k], b[k], tolerance) for k in b)
+    if isinstance(b, (list, tuple)) and any(isinstance(x, (dict, list, tuple)) for x in b):
+        return isinstance(a, (list, tuple)) and len(a) == len(b) and all(_same(x, y, tolerance) for x, y in zip(a, b))
     try:
         if isinstance(b, (str, bytes, bool, type(None))) or (isinstance(b, (list, tuple)) and b and all(isinstance(x, str) for x in b)):
             return a == b

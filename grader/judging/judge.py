@@ -334,8 +334,9 @@ def _trusted(source: Path, kind: str, cells_of) -> dict:
         sys.modules[module.__name__] = module
         namespace = module.__dict__
         namespace["__builtins__"] = lazy_builtins()
-        with _importable(source.parent):
-            for cell in cells_of(source):
+        cells = cells_of(source)
+        with _working_directory(source.parent.resolve()):  # its data files and modules, wherever the judge was asked from
+            for cell in cells:
                 filename = f"<{kind} {cell.name}>"
                 # scenarios defined in setup cells are shipped by source: keep it findable
                 linecache.cache[filename] = (len(cell.code), None, cell.code.splitlines(True), filename)

@@ -89,8 +89,29 @@ def preload_modules(source: Path, judge_too: bool = False) -> list[str]:
         wanted = imports_of(cell["source"]) if judge_too or not is_test(cell) else []
         if _scenarios_use_torch(cell["source"]):
             wanted += TORCH
-        names += [n for n in wanted if n.split(".")[0] not in LAZY and n not in names]
-    return names
+        wanted = [m for n in wanted for m in _beside(source.parent, n)]
+        names += [n for n in wanted if n.split(".")[0] not in LAZY and n != "__future__"]
+    return list(dict.fromkeys(names))
+
+
+def _beside(folder: Path, name: str) -> list[str]:
+    """A module shipped beside the notebook (course_model.py) stands for what it imports: the zygote cannot
+    import the module itself (the learner's copy is not on its path), but it can import transformers for it."""
+    shipped = folder / f"{name.split('.')[0]}.py"
+    if not shipped.is_file():
+        return [name]
+    try:
+        tree = ast.parse(shipped.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # "module:name": transformers loads GPT2LMHeadModel only when the name is first read
+            names += [f"{node.module}:{alias.name}" for alias in node.names]
+    return [n for n in names if n != "__future__" and not n.startswith("__future__:") and not (folder / f"{n.split('.')[0].split(':')[0]}.py").is_file()]
 
 
 def _scenarios_use_torch(code: str) -> bool:

@@ -173,8 +173,11 @@ def main() -> None:
     if os.getppid() == 1:
         os._exit(0)  # the judge died before the line above took effect
     for name in json.loads(sys.argv[2]):
+        module, _, attribute = name.partition(":")  # "transformers:GPT2LMHeadModel" loads a lazy module's name too
         try:
-            importlib.import_module(name)
+            loaded = importlib.import_module(module)
+            if attribute:
+                getattr(loaded, attribute)
         except Exception:  # noqa: BLE001 - a module the machine lacks: the learner's import reports it
             pass
     from grader.sandbox import interpreter  # noqa: F401 - everything a learner child runs, imported once here

@@ -1216,6 +1216,7 @@ for N, d, k in ((200, 10, 4), (8, 30, 6)):  # the second has fewer samples than 
                  what=f"covariance of the scores ({case})", hint="scores along different components are uncorrelated, with the explained variances")
     centred = X - X.mean(axis=0)
     s = np.linalg.svd(centred, compute_uv=False)
+    expect.shape(model["mean"], (d,), what=f"the mean of the model ({case})", hint="the mean of the samples, one number per feature")
     reconstruction = model["mean"] + Z @ W
     expect.close(np.linalg.norm(X - reconstruction) ** 2 / (N - 1), np.sum(s[k:] ** 2) / (N - 1), atol=1e-9, rtol=1e-9,
                  what=f"variance lost by reconstruction ({case})", hint="the lost variance must be exactly the tail (the smallest directions)")

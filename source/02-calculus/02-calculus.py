@@ -973,6 +973,7 @@ for w, b, x, t in cases:
     loss_t.backward()
     loss, grad_w, grad_b = learner.neuron_loss_and_grads(w, b, x, t)
     expect.close(loss, loss_t.item(), atol=1e-14, rtol=1e-12, what="loss")
+    expect.shape(grad_w, w.shape, what=f"dL/dw for {len(w)} weights")
     y = torch.sigmoid(w_t @ torch.tensor(x, dtype=torch.float64) + b_t).item()
     expect.true(not np.allclose(grad_w, (y - t) * x, rtol=1e-9, atol=1e-15),
                 "dL/dw is missing the sigmoid's derivative dy/dz = y (1 - y): the chain rule multiplies "

@@ -259,7 +259,7 @@ wrong = 0
 for t in tensors:
     got = learner.is_contiguous(tuple(t.shape), t.stride())
     expect.true(isinstance(got, bool), f"is_contiguous returned a {type(got).__name__}: return a Python bool")
-    wrong += got != t.is_contiguous()
+    wrong += bool(got) != t.is_contiguous()  # a bool, checked just above
 expect.true(wrong == 0, f"is_contiguous disagrees with Tensor.is_contiguous() on {wrong} of {len(tensors)} tensors: "
             "axes of size 1 may have any stride, a tensor with no elements is contiguous, and every other axis "
             "needs the product of the later sizes (of the axes of size other than 1) as its stride")
@@ -1484,7 +1484,7 @@ for n, batch_size, seed in [(50, 8, 0), (37, 5, 7), (12, 12, 3), (9, 20, 1)]:
         expect.equal([len(b) for b in epoch], [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else []),
                      what=f"the batch sizes over {n} samples with batch size {batch_size}", hint="keep the last, smaller batch (no drop_last)")
         expect.equal(sorted(i for b in epoch for i in b), list(range(n)), what="the samples of one epoch", hint="each sample exactly once per epoch")
-    expect.true(got[0] != got[1], "two epochs came in the same order: shuffle=True draws a new permutation every epoch")
+    expect.true(str(got[0]) != str(got[1]), "two epochs came in the same order: shuffle=True draws a new permutation every epoch")
     expect.equal(got, dataloader_orders(n, batch_size, seed, True, 3), what=f"the batches of three epochs (n={n}, batch size {batch_size}, seed {seed})",
                  hint="shuffle with the loader's own generator, torch.Generator().manual_seed(seed), passed as DataLoader(generator=...)")
     expect.equal(loader_orders.learner(n, batch_size, seed, True, 3), got, what="the batches of a second loader from the same seed")
