@@ -117,8 +117,12 @@ def hidden_lines(source_notebook: Path) -> list[str]:
     return [line for line in hidden if line not in public]
 
 
-def imports_of(code: str) -> list[str]:
-    """The modules `code` imports (absolute imports only), in order; [] if it does not parse."""
+def imports_of(code: str, with_names: bool = False) -> list[str]:
+    """The modules `code` imports (absolute imports only), in order; [] if it does not parse.
+
+    `with_names`: `from m import a` as "m:a", the name itself (a lazy module such as transformers
+    loads a class only when it is first read).
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -128,5 +132,5 @@ def imports_of(code: str) -> list[str]:
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.append(node.module)
+            names += [f"{node.module}:{alias.name}" for alias in node.names] if with_names else [node.module]
     return names

@@ -101,17 +101,10 @@ def _beside(folder: Path, name: str) -> list[str]:
     if not shipped.is_file():
         return [name]
     try:
-        tree = ast.parse(shipped.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, SyntaxError):
+        names = imports_of(shipped.read_text(encoding="utf-8"), with_names=True)
+    except (OSError, UnicodeDecodeError):
         return []
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            # "module:name": transformers loads GPT2LMHeadModel only when the name is first read
-            names += [f"{node.module}:{alias.name}" for alias in node.names]
-    return [n for n in names if n != "__future__" and not n.startswith("__future__:") and not (folder / f"{n.split('.')[0].split(':')[0]}.py").is_file()]
+    return [n for n in names if n.split(":")[0] != "__future__" and not (folder / f"{n.split('.')[0].split(':')[0]}.py").is_file()]
 
 
 def _scenarios_use_torch(code: str) -> bool:
