@@ -6,8 +6,6 @@ The course root is the folder holding nbgrader_config.py; settings come from tha
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -145,12 +143,3 @@ class Course:
         section = self.config.get("Sandbox", {})
         known = SandboxLimits.__dataclass_fields__
         return SandboxLimits(**{k: v for k, v in section.items() if k in known})
-
-    def limits_for(self, assignment: str) -> SandboxLimits:
-        """The course's limits with what `assignment`'s source notebook sets for itself (ASSIGNMENT_SETTINGS)."""
-        try:
-            metadata = json.loads(self.source_notebook(assignment).read_text(encoding="utf-8")).get("metadata", {})
-        except (LookupError, OSError, ValueError):
-            return self.limits  # no readable source notebook: grading reports that on its own
-        own = assignment_settings(metadata.get("grader") or {}, str(self.source_notebook(assignment)))
-        return dataclasses.replace(self.limits, **own) if own else self.limits

@@ -742,6 +742,7 @@ def test_loopback_serves_gloo_inside_the_sandbox_and_reaches_nothing_outside():
 def test_an_assignment_sets_its_own_sandbox_limits_and_nothing_else(tmp_path):
     """`grader: sandbox:` in a source notebook raises that assignment's limits; unknown or wrong settings are refused."""
     from grader.course import Course, assignment_settings
+    from grader.judging.judge import limits_for
 
     assert assignment_settings({"sandbox": {"processes": 256, "loopback": True}}, "x") == {"processes": 256, "loopback": True}
     for wrong in ({"sandbox": {"time_per_test": 999}}, {"sandbox": {"processes": -1}}, {"sandbox": {"loopback": "yes"}},
@@ -754,10 +755,9 @@ def test_an_assignment_sets_its_own_sandbox_limits_and_nothing_else(tmp_path):
     notebook = {"cells": [], "metadata": {"grader": {"sandbox": {"processes": 200, "loopback": True}}}, "nbformat": 4, "nbformat_minor": 4}
     (folder / "99-demo.ipynb").write_text(json.dumps(notebook))
     course = Course(tmp_path)
-    own = course.limits_for("99-demo")
+    own = limits_for(course, course.source_notebook("99-demo"))
     assert (own.processes, own.loopback) == (200, True)
     assert (course.limits.processes, course.limits.loopback) == (48, False)
-    assert course.limits_for("98-absent") == course.limits
 
 
 @pytest.mark.cpu

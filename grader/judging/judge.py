@@ -15,6 +15,7 @@ function, not one per test.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import os
 import linecache
@@ -26,14 +27,14 @@ import types
 from pathlib import Path
 from typing import Callable
 
-from grader.course import Course, SandboxLimits
+from grader.course import Course, SandboxLimits, assignment_settings
 from grader.judging import testing, time_limits
 from grader.judging.diagnosis import Call, Diagnoser
 from grader.judging.expect import Failure
 from grader.judging.reach import source_graph, test_reach
 from grader.judging.results import CheckReport, TestResult
 from grader.notebook.answer import Cell, SyntaxProblem, learner_cells, reference_cells, setup_cells, syntax_problems
-from grader.notebook.cells import HIDDEN_BEGIN, TestCell, hidden_start_line, imports_of, test_cells
+from grader.notebook.cells import HIDDEN_BEGIN, TestCell, hidden_start_line, imports_of, read_source, test_cells
 from grader.notebook.reading import NotGradable, read_notebook
 from grader.sandbox.deadline import Deadline
 from grader.sandbox.handle import LearnerCrashed, LearnerError, LearnerProcess, LearnerTimeout, preload_modules, start_zygote
@@ -69,8 +70,8 @@ def check(
 def judge_answer(course, assignment, answer: list[Cell], notebook: str, learner, limits, diagnose, zygote, only=None) -> CheckReport:
     """Judge the extracted `answer` (grader.notebook.answer cells) in a learner process forked from `zygote`."""
     started = time.monotonic()
-    limits = limits or course.limits_for(assignment)
     source = course.source_notebook(assignment)
+    limits = limits or limits_for(course, source)
     tests = [t for t in test_cells(source) if only is None or only(t)]
     report = CheckReport(assignment=assignment, learner=learner, notebook=notebook)
     process = LearnerProcess(course.root, answer, limits, course.release / assignment, len(tests), zygote)
@@ -87,6 +88,12 @@ def judge_answer(course, assignment, answer: list[Cell], notebook: str, learner,
             process.stop()
     report.seconds = time.monotonic() - started
     return report
+
+
+def limits_for(course: Course, source: Path) -> SandboxLimits:
+    """The course's limits with what the assignment's source notebook sets for itself (course.ASSIGNMENT_SETTINGS)."""
+    own = assignment_settings(read_source(source).get("metadata", {}).get("grader") or {}, str(source))
+    return dataclasses.replace(course.limits, **own) if own else course.limits
 
 
 @contextlib.contextmanager
