@@ -1107,21 +1107,25 @@ def answer_token_loss(model, conversations):
 
 
 @torch.no_grad()
-def greedy_answers(model, conversations, max_new: int = 20):
-    """The model's greedy answers to the user turns of the conversations, up to its first $ (batched, prompts left-padded away)."""
-    answers = []
-    for chat in conversations:
-        prompt = TOKENIZER.apply_chat_template(chat[:-1], tokenize=False, add_generation_prompt=True)
-        ids = encode(prompt)[None]
-        text = ""
+def answers_from_prompts(model, prompts, max_new: int = 20):
+    """Greedy continuations of raw prompt strings until the first $ (or max_new characters), one prompt at a time."""
+    out = []
+    for prompt in prompts:
+        ids, text = encode(prompt)[None], ""
         for _ in range(max_new):
             next_id = int(model(ids).logits[0, -1].argmax())
             if VOCABULARY[next_id] == END_OF_ANSWER:
                 break
             text += VOCABULARY[next_id]
             ids = torch.cat([ids, torch.tensor([[next_id]])], dim=1)
-        answers.append(text)
-    return answers
+        out.append(text)
+    return out
+
+
+def greedy_answers(model, conversations, max_new: int = 20):
+    """The model's greedy answers to the user turns of the conversations, prompted by the chat template."""
+    prompts = [TOKENIZER.apply_chat_template(chat[:-1], tokenize=False, add_generation_prompt=True) for chat in conversations]
+    return answers_from_prompts(model, prompts, max_new)
 
 
 def exact_match(model, conversations):
@@ -1224,22 +1228,6 @@ plt.tight_layout(); plt.show()
 #    newline that the training template did not have).
 
 # %%
-def answers_from_prompts(model, prompts, max_new=20):
-    """Greedy continuations of raw prompt strings until the first $ (or max_new characters)."""
-    out = []
-    for prompt in prompts:
-        ids, text = encode(prompt)[None], ""
-        with torch.no_grad():
-            for _ in range(max_new):
-                next_id = int(model(ids).logits[0, -1].argmax())
-                if VOCABULARY[next_id] == END_OF_ANSWER:
-                    break
-                text += VOCABULARY[next_id]
-                ids = torch.cat([ids, torch.tensor([[next_id]])], dim=1)
-        out.append(text)
-    return out
-
-
 probe = held_out_conversations(HELD_OUT_WORDS[:25], ("upper", "first"))
 variants = {
     "training template": lambda c: f"USER: {c[0]['content']}\nBOT: ",
