@@ -33,7 +33,9 @@ from grader.progress.next_step import next_assignment
 from grader.roadmap import load
 
 ASSIGNMENT = "01-linear-algebra"
-PLANNED = next(a.id for a in load().assignments if a.status != "written")  # the first assignment not written yet
+# The first assignment not written yet, or the last one once the road is complete: planned in the
+# roadmap these tests use (`planned_roadmap`), whatever roadmap.toml says.
+PLANNED = next((a.id for a in load().assignments if a.status != "written"), load().assignments[-1].id)
 SOLVED_CELL = "cosine_similarity"  # the one solution cell the partly solved notebook gets
 GPU_TEST = "cosine_zero_vectors_and_range"  # tagged `gpu` in the course copy
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,6 +75,22 @@ def _partly_solved(course, folder: Path) -> Path:
     path = folder / "partly.ipynb"
     path.write_text(json.dumps(notebook))
     return path
+
+
+def _with_planned(roadmap):
+    """The roadmap with PLANNED not written yet: the road as it stood before the course was complete."""
+    assignments = tuple(dataclasses.replace(a, status="planned") if a.id == PLANNED else a for a in roadmap.assignments)
+    return dataclasses.replace(roadmap, assignments=assignments)
+
+
+@pytest.fixture
+def planned_roadmap(monkeypatch):
+    """The roadmap with one assignment planned, for the commands too (they read the roadmap through build)."""
+    from grader.progress import build
+
+    roadmap = _with_planned(load())
+    monkeypatch.setattr(build, "_roadmap", lambda: roadmap)
+    return roadmap
 
 
 @pytest.fixture
@@ -155,9 +173,9 @@ def test_failing_tests_are_named_by_their_property_words(course):
 
 
 @pytest.mark.cpu
-def test_phases_roadmap_statuses_and_points(course):
+def test_phases_roadmap_statuses_and_points(course, planned_roadmap):
     ada = learner_progress(course.db_url, "ada", course=course)
-    roadmap = load()
+    roadmap = planned_roadmap
     assert [p.number for p in ada.phases] == list(roadmap.phases) and len(ada.assignments) == len(roadmap.assignments)
     by_id = {a.id: a for a in ada.assignments}
     assert by_id["02-calculus"].status == "not started" and by_id["02-calculus"].max_points > 0  # points from source/
@@ -185,7 +203,7 @@ def test_class_view_finds_the_stuck_and_the_hardest_tests(course):
 
 @pytest.mark.cpu
 def test_next_step_follows_prerequisites_and_tracks():
-    roadmap = load()
+    roadmap = _with_planned(load())
 
     def step(passed, track=None):
         found, note = next_assignment(roadmap, set(passed), track)
@@ -202,6 +220,8 @@ def test_next_step_follows_prerequisites_and_tracks():
     assert nothing is None and f"{PLANNED}, which is planned" in note
     started, _ = next_assignment(roadmap, set(written), None, started={PLANNED})  # on the road, whatever the file says
     assert started.assignment.id == PLANNED
+    everything = {a.id for a in roadmap.assignments}
+    assert next_assignment(roadmap, everything) == (None, "every assignment on the roadmap is passed: congratulations")
 
 
 # ---------------------------------------------------------------- the command and its outputs
@@ -236,7 +256,7 @@ def test_terminal_view_of_a_class(course, capsys, monkeypatch):
 
 
 @pytest.mark.cpu
-def test_csv_one_row_per_learner_and_assignment(course, tmp_path, capsys):
+def test_csv_one_row_per_learner_and_assignment(course, planned_roadmap, tmp_path, capsys):
     out = tmp_path / "class.csv"
     assert grader_progress("--all", "--csv", str(out)) == 0
     rows = list(csv.DictReader(out.open()))
