@@ -1,0 +1,1 @@
+../16-gpt/course_model/course_model.py
