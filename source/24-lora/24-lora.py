@@ -50,6 +50,7 @@
 
 # %%
 import copy
+import logging
 import math
 import os
 import re
@@ -69,6 +70,11 @@ except ModuleNotFoundError:   # a script run or the grader: course_model.py lies
     sys.path.insert(0, os.getcwd())
     from course_model import config, decode, encode, load_course_model, new_model
 from transformers.pytorch_utils import Conv1D   # GPT-2's linear layer: weight (in, out), y = x @ W + b
+
+# peft imports bitsandbytes, which on CPUs with AVX512-BF16 logs to stderr that its optional
+# `kernels` package is missing, then uses its own CPU kernels. Keep that note quiet: nbgrader
+# scores 0 a test cell that writes to stderr, and the cell that first imports peft is one.
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 TINY = dict(n_layer=2, n_embd=32, n_head=2)   # a small random GPT2LMHeadModel for the tests: new_model(**TINY)
 
